@@ -1,0 +1,94 @@
+"""`python -m utils run`: notebook selection, parameters, papermill execution, results.json."""
+
+import json
+import subprocess
+import sys
+
+import nbformat
+import pytest
+
+from utils import env, runner
+
+
+def _notebook(path, body, params="EPOCHS = 1"):
+    nb = nbformat.v4.new_notebook()
+    p = nbformat.v4.new_code_cell(params)
+    p.metadata["tags"] = ["parameters"]
+    setup = f"import sys; sys.path.insert(0, {str(env.REPO_ROOT)!r}); import utils"
+    nb.cells = [nbformat.v4.new_code_cell(setup), p, nbformat.v4.new_code_cell(body)]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+    return path
+
+
+@pytest.fixture
+def notebook_dir(course_env, tmp_path, monkeypatch):
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    _notebook(folder / "01_alpha.ipynb",
+              'utils.record_results("01_alpha", epochs=EPOCHS, smoke=float(utils.is_smoke()))')
+    _notebook(folder / "02_beta_fails.ipynb", 'raise ValueError("broken on purpose")')
+    _notebook(folder / "03_gamma.ipynb", 'utils.record_results("03_gamma", test_accuracy=0.5)')
+    monkeypatch.setattr(runner, "NOTEBOOK_DIR", folder)
+    monkeypatch.delenv("COURSE_SMOKE")
+    return folder
+
+
+def test_select_by_number_name_and_fragment(notebook_dir):
+    assert [p.stem for p in runner.select(["1", "03"])] == ["01_alpha", "03_gamma"]
+    assert [p.stem for p in runner.select(["beta"])] == ["02_beta_fails"]
+    assert [p.stem for p in runner.select(["01_alpha.ipynb"])] == ["01_alpha"]
+    assert len(runner.select([])) == 3
+    with pytest.raises(SystemExit, match="matches no notebook"):
+        runner.select(["7"])
+    with pytest.raises(SystemExit, match="matches several"):
+        runner.select(["a"])
+
+
+def test_parameters_are_python_literals_or_strings():
+    assert runner.parse_parameters(["EPOCHS=3", "LR=1e-3", "NAME=resnet50", "SIZES=[1, 2]", "FLAG=True"]) == {
+        "EPOCHS": 3, "LR": 0.001, "NAME": "resnet50", "SIZES": [1, 2], "FLAG": True}
+    with pytest.raises(SystemExit, match="NAME=VALUE"):
+        runner.parse_parameters(["EPOCHS"])
+
+
+def test_unknown_parameter_is_refused_before_anything_runs(notebook_dir):
+    with pytest.raises(SystemExit, match="has no parameter EPOCH. Its parameters: EPOCHS"):
+        runner.run(["01"], {"EPOCH": 3}, full=False)
+    assert not (env.build_dir() / "results.json").exists()
+
+
+def test_run_executes_records_and_tabulates(notebook_dir, capsys):
+    code = runner.run(["01", "02", "03"], {"EPOCHS": 4}, full=False)
+    assert code == 1, "a failing notebook makes the exit code non-zero"
+    records = {r["notebook"]: r for r in json.loads((env.build_dir() / "results.json").read_text())}
+    assert records["01_alpha"]["metrics"] == {"epochs": 4.0, "smoke": 1.0}
+    assert records["01_alpha"]["mode"] == "smoke" and records["01_alpha"]["seconds"] > 0
+    assert records["01_alpha"]["parameters"] == {"EPOCHS": 4}
+    assert "broken on purpose" in records["02_beta_fails"]["error"]
+    assert records["03_gamma"]["metrics"] == {"test_accuracy": 0.5}
+    assert (env.build_dir() / "01_alpha.ipynb").exists(), "the executed copy is kept"
+    out = capsys.readouterr().out
+    assert "test_accuracy=0.5" in out and "FAILED: ValueError: broken on purpose" in out
+
+
+def test_full_mode_reaches_the_notebook_and_results_merge(notebook_dir):
+    assert runner.run(["03"], {}, full=False) == 0
+    assert runner.run(["01"], {}, full=True) == 0
+    records = {r["notebook"]: r for r in json.loads((env.build_dir() / "results.json").read_text())}
+    assert set(records) == {"01_alpha", "03_gamma"}, "a later run adds to earlier results"
+    assert records["01_alpha"]["mode"] == "full" and records["01_alpha"]["metrics"]["smoke"] == 0.0
+
+
+def test_cli_help_lists_the_commands():
+    out = subprocess.run([sys.executable, "-m", "utils", "--help"], capture_output=True, text=True,
+                         cwd=env.REPO_ROOT, check=True).stdout
+    for command in ("run", "download", "datasets"):
+        assert command in out
+
+
+def test_cli_download_refuses_offline(monkeypatch):
+    monkeypatch.setenv("COURSE_OFFLINE", "1")
+    proc = subprocess.run([sys.executable, "-m", "utils", "download", "mnist"], capture_output=True, text=True,
+                          cwd=env.REPO_ROOT)
+    assert proc.returncode == 2 and "COURSE_OFFLINE=1" in proc.stderr

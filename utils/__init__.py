@@ -1,0 +1,47 @@
+"""The course's shared helpers: plumbing only, so that each notebook stays a lesson.
+
+    import utils
+    utils.setup()                                # versions, device, mode, seeds
+    (x_train, y_train), (x_test, y_test) = utils.load_mnist()
+    utils.plot_history(history)
+    utils.record_results("06_mnist_dense", test_accuracy=acc)
+
+Submodules: `env` (mode, seeds, devices), `data` (datasets), `images` (image folders),
+`backbones` (pretrained networks), `plots`, `results`, `runner` (`python -m utils run`).
+Importing `utils` does not import TensorFlow; the functions that need it do.
+"""
+
+from .data import (
+    DATASETS,
+    FASHION_CLASSES,
+    ChecksumError,
+    DataUnavailableError,
+    UnsafeArchiveError,
+    load_fashion_mnist,
+    load_mnist,
+    locate,
+)
+from .env import SEED, get_strategy, in_colab, is_offline, is_smoke, mode, run_dir, set_seed, setup
+from .images import ImageFolderError, make_dataset, scan_image_folder
+from .results import record_results
+
+
+def __getattr__(name):  # plots and backbones import matplotlib/keras: load them on first use
+    if name in {"plot_history", "show_images", "plot_confusion_matrix"}:
+        from . import plots
+
+        return getattr(plots, name)
+    if name in {"load_backbone", "BACKBONES"}:
+        from . import backbones
+
+        return getattr(backbones, name)
+    raise AttributeError(f"module 'utils' has no attribute {name!r}")
+
+
+__all__ = [
+    "BACKBONES", "DATASETS", "FASHION_CLASSES", "SEED", "ChecksumError", "DataUnavailableError",
+    "ImageFolderError", "UnsafeArchiveError", "get_strategy", "in_colab", "is_offline", "is_smoke",
+    "load_backbone", "load_fashion_mnist", "load_mnist", "locate", "make_dataset", "mode",
+    "plot_confusion_matrix", "plot_history", "record_results", "run_dir", "scan_image_folder",
+    "set_seed", "setup", "show_images",
+]  # fmt: skip

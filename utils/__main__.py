@@ -1,0 +1,41 @@
+"""Command line: `python -m utils run|download|datasets`. See `python -m utils --help`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m utils", description="Run the course and manage its data.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="execute notebooks headless (smoke mode unless --full) and tabulate results")
+    run.add_argument("notebooks", nargs="*", help="names or numbers, e.g. 06 or mnist_dense (default: all)")
+    run.add_argument("--full", action="store_true", help="full-size data and training instead of smoke mode")
+    run.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
+                     help="override a notebook parameter, e.g. -p EPOCHS=5 (repeatable)")
+
+    dl = sub.add_parser("download", help="fetch datasets and weights into the cache or a mirror folder")
+    dl.add_argument("names", nargs="*", help="dataset names, or imagenet:BACKBONE (see `datasets`)")
+    dl.add_argument("--all", action="store_true", help="every dataset and backbone")
+    dl.add_argument("--to", metavar="DIR", help="fill an offline mirror at DIR (use it as COURSE_DATA_DIR)")
+
+    sub.add_parser("datasets", help="list datasets, their licences and where each would come from")
+
+    args = parser.parse_args(argv)
+    if args.command == "run":
+        from .runner import parse_parameters, run as run_notebooks
+
+        return run_notebooks(args.notebooks, parse_parameters(args.param), args.full)
+    if args.command == "download":
+        from .fetch import download_command
+
+        return download_command(args.names, args.all, args.to)
+    from .fetch import list_command
+
+    return list_command()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

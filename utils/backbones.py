@@ -1,0 +1,96 @@
+"""Pretrained ImageNet backbones from `keras.applications`, found offline when they can be.
+
+Weights are looked up in the same order as datasets: the mirror (`$COURSE_DATA_DIR/keras_home/models/`),
+Keras' cache (`$KERAS_HOME/models/`), a Keras download (checksummed by Keras), and in smoke mode only
+random weights, announced. Full mode without weights stops with a clear error.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import data, env
+
+
+@dataclass(frozen=True)
+class Backbone:
+    name: str
+    constructor: str  # attribute of keras.applications
+    module: str  # keras.applications sub-module holding preprocess_input
+    image_size: int  # the size its ImageNet weights were trained at
+    min_size: int
+    weights_file: str  # file name in the Keras cache
+    kwargs: tuple = ()
+    notes: str = ""
+
+
+BACKBONES: dict[str, Backbone] = {
+    b.name: b
+    for b in [
+        Backbone("mobilenet_025", "MobileNet", "mobilenet", 224, 32, "mobilenet_2_5_224_tf_no_top.h5",
+                 (("alpha", 0.25),), "218k parameters: the course's smoke and offline backbone"),
+        Backbone("mobilenet_v2", "MobileNetV2", "mobilenet_v2", 224, 32,
+                 "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5", (), "2.3M parameters"),
+        Backbone("resnet50", "ResNet50", "resnet50", 224, 32,
+                 "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5", (), "23.6M parameters"),
+        Backbone("vgg19", "VGG19", "vgg19", 224, 32, "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5", (),
+                 "20M parameters, slow on a CPU"),
+        Backbone("inception_v3", "InceptionV3", "inception_v3", 299, 75,
+                 "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5", (), "21.8M parameters"),
+        Backbone("efficientnet_v2_s", "EfficientNetV2S", "efficientnet_v2", 384, 32, "efficientnetv2-s_notop.h5",
+                 (), "20M parameters; rescales inputs itself"),
+    ]
+}
+
+
+def _keras_home() -> Path:
+    return Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras").expanduser()
+
+
+def find_weights(name: str) -> tuple[str | None, str]:
+    """(weights argument for keras.applications, description of where they come from)."""
+    spec = BACKBONES[name]
+    mirror = data.mirror_dir()
+    candidates = [("mirror", mirror / "keras_home" / "models" / spec.weights_file)] if mirror else []
+    candidates.append(("cache", _keras_home() / "models" / spec.weights_file))
+    for where, path in candidates:
+        if path.is_file():
+            return str(path), f"ImageNet weights, {where} {path}"
+    if not env.is_offline():
+        return "imagenet", "ImageNet weights, Keras download"
+    if env.is_smoke():
+        return None, "RANDOM weights (stand-in: no ImageNet weights offline)"
+    raise data.DataUnavailableError(
+        f"No ImageNet weights for {name!r} offline: {spec.weights_file} is not in "
+        f"{mirror / 'keras_home/models' if mirror else 'a mirror (COURSE_DATA_DIR not set)'} "
+        f"nor in {_keras_home() / 'models'}. Fix: run `python -m utils download imagenet:{name}` with "
+        f"internet, or use BACKBONE='mobilenet_025' if only its weights are available. {data.HELP}"
+    )
+
+
+def load_backbone(name: str, image_size: int | None = None, *, pooling: str | None = "avg"):
+    """A headless ImageNet backbone and its `preprocess_input`.
+
+    Returns `(model, preprocess_input)`. The model takes RGB images in [0, 255] of `image_size`
+    (default: the backbone's own) after `preprocess_input`, and returns pooled features.
+    """
+    import keras
+
+    if name not in BACKBONES:
+        raise ValueError(f"Unknown backbone {name!r}. Choose one of: {', '.join(BACKBONES)}.")
+    spec = BACKBONES[name]
+    size = image_size or spec.image_size
+    if size < spec.min_size:
+        raise ValueError(f"{name} needs images of at least {spec.min_size}x{spec.min_size} pixels; got {size}.")
+    weights, where = find_weights(name)
+    data.note_source(f"imagenet:{name}", where)
+    if weights is None:
+        bar = "!" * 78
+        print(f"{bar}\n! {name}: {where}. Smoke mode only; transfer learning will not work.\n{bar}")
+    constructor = getattr(keras.applications, spec.constructor)
+    model = constructor(include_top=False, weights=weights, input_shape=(size, size, 3), pooling=pooling,
+                        **dict(spec.kwargs))
+    module = getattr(keras.applications, spec.module)
+    return model, module.preprocess_input

@@ -1,0 +1,165 @@
+"""Where the course runs and how: smoke/full mode, offline flag, seeding, devices, run folders.
+
+Everything here is plumbing that every notebook needs in its first cell; none of it is a lesson.
+TensorFlow is imported lazily so that `python -m utils ...` and the unit tests start fast.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+from pathlib import Path
+
+#: The seed every notebook uses unless told otherwise (issue: runs must repeat).
+SEED = 42
+
+#: Where the course lives on GitHub (Colab clones it; the notebooks' buttons point at it).
+REPO_SLUG = "image-classification-course/tensorflow-keras-course"
+
+#: Root of the course repository (the folder that holds `utils/` and `notebooks/`).
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+_TRUE = {"1", "true", "yes", "on"}
+
+
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in _TRUE
+
+
+def is_smoke() -> bool:
+    """True when `COURSE_SMOKE=1`: tiny subsets and one or two epochs (tests and `python -m utils run`)."""
+    return _flag("COURSE_SMOKE")
+
+
+def is_offline() -> bool:
+    """True when `COURSE_OFFLINE=1`: nothing may touch the network (the test suite sets it)."""
+    return _flag("COURSE_OFFLINE")
+
+
+def in_colab() -> bool:
+    """True inside Google Colab."""
+    return "google.colab" in sys.modules
+
+
+def mode() -> str:
+    """`"smoke"` or `"full"`, as recorded in `build/results.json`."""
+    return "smoke" if is_smoke() else "full"
+
+
+def build_dir() -> Path:
+    """Where executed notebooks, metrics and run folders go (`COURSE_BUILD_DIR`, default `<repo>/build`)."""
+    return Path(os.environ.get("COURSE_BUILD_DIR") or REPO_ROOT / "build")
+
+
+def run_dir(notebook: str, *parts: str, fresh: bool = False) -> Path:
+    """A notebook's own folder for checkpoints, logs and saved models: `build/runs/<notebook>/<parts>`.
+
+    Smoke and full runs get separate folders so that a smoke run never resumes from, or overwrites,
+    an hour of full-mode training. `fresh=True` empties the folder first.
+    """
+    path = build_dir() / "runs" / notebook / mode()
+    path = path.joinpath(*parts)
+    if fresh and path.exists():
+        import shutil
+
+        shutil.rmtree(path)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def set_seed(seed: int = SEED, deterministic: bool | None = None) -> None:
+    """Seed Python, NumPy and TensorFlow in one call (`keras.utils.set_random_seed`).
+
+    `deterministic=None` turns on TensorFlow's deterministic ops when no GPU is present, so two runs on
+    a CPU give identical numbers; on a GPU it stays off (several GPU kernels have no deterministic form
+    and would be slower).
+    """
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(seed)
+    if deterministic is None:
+        deterministic = not tf.config.list_physical_devices("GPU")
+    if deterministic:
+        tf.config.experimental.enable_op_determinism()
+
+
+def get_strategy():
+    """The `tf.distribute` strategy for this machine: TPU if present, several GPUs, else the default.
+
+    Build and compile models inside `with strategy.scope():` and the same code scales from a laptop to
+    a Colab TPU.
+    """
+    import tensorflow as tf
+
+    try:
+        resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
+        tf.config.experimental_connect_to_cluster(resolver)
+        tf.tpu.experimental.initialize_tpu_system(resolver)
+        return tf.distribute.TPUStrategy(resolver)
+    except (ValueError, RuntimeError, ImportError, tf.errors.NotFoundError):
+        pass
+    gpus = tf.config.list_physical_devices("GPU")
+    if len(gpus) > 1:
+        return tf.distribute.MirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def accelerator() -> str:
+    """A short description of the accelerator TensorFlow sees: "GPU (NVIDIA ...)" or "CPU only"."""
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if not gpus:
+        return f"CPU only ({os.cpu_count()} cores)"
+    names = []
+    for gpu in gpus:
+        details = tf.config.experimental.get_device_details(gpu)
+        names.append(details.get("device_name", gpu.name))
+    return f"{len(gpus)} GPU: " + ", ".join(names)
+
+
+def use_fast_gpu_settings() -> bool:
+    """Mixed precision on a GPU (float16 maths, float32 weights); a no-op on a CPU, where it is slower.
+
+    Returns True when it was switched on. Models then need a float32 output layer
+    (`Dense(..., dtype="float32")`), which every notebook in this course uses anyway.
+    """
+    import keras
+    import tensorflow as tf
+
+    if tf.config.list_physical_devices("GPU"):
+        keras.mixed_precision.set_global_policy("mixed_float16")
+        return True
+    keras.mixed_precision.set_global_policy("float32")
+    return False
+
+
+def setup(seed: int = SEED) -> None:
+    """The first call of every notebook: quiet logs, seeds, plotting defaults, and a banner.
+
+    The banner says which versions run, on which device, in which mode, and where data comes from,
+    so a screenshot of it answers most "it does not work for me" questions.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import keras
+    import matplotlib as mpl
+    import tensorflow as tf
+
+    set_seed(seed)
+    mixed = use_fast_gpu_settings()
+    mpl.rcParams.update({"figure.dpi": 100, "axes.grid": False, "image.cmap": "gray"})
+
+    from . import data
+
+    where = "Colab" if in_colab() else "local"
+    lines = [
+        f"Python {platform.python_version()} | TensorFlow {tf.__version__} | Keras {keras.__version__} ({where})",
+        f"Device: {accelerator()}" + (" | mixed precision on" if mixed else ""),
+        f"Mode: {mode().upper()}"
+        + (" (tiny subsets, 1-2 epochs: numbers are not meaningful)" if is_smoke() else "")
+        + (" | offline" if is_offline() else ""),
+        f"Data: {data.describe_sources()}",
+    ]
+    print("\n".join(lines))

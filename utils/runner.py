@@ -1,0 +1,164 @@
+"""`python -m utils run`: execute the numbered notebooks headless with papermill and tabulate results.
+
+Each notebook runs in a fresh kernel with its `parameters`-tagged cell overridden by `-p NAME=VALUE`;
+the executed copy goes to `build/NN_topic.ipynb`, the notebook's own `utils.record_results(...)` call
+goes to `build/metrics/`, and this module merges both into `build/results.json` and a table.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import time
+from pathlib import Path
+
+from . import env
+from .results import metrics_path
+
+NOTEBOOK_DIR = env.REPO_ROOT / "notebooks"
+
+
+def notebooks() -> list[Path]:
+    """The numbered notebooks, in order."""
+    return sorted(p for p in NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
+
+
+def select(names: list[str]) -> list[Path]:
+    """Notebooks matching names, numbers ("6", "06") or parts of names ("mnist_dense"); all if none."""
+    available = notebooks()
+    if not names:
+        return available
+    chosen = []
+    for name in names:
+        key = name.removesuffix(".ipynb")
+        if key.isdigit():
+            key = f"{int(key):02d}_"
+        matches = [p for p in available if p.stem == key or p.stem.startswith(key) or key in p.stem]
+        if len(matches) != 1:
+            known = ", ".join(p.stem for p in available)
+            what = "matches several notebooks" if matches else "matches no notebook"
+            raise SystemExit(f"error: {name!r} {what}. Notebooks: {known}")
+        chosen += [m for m in matches if m not in chosen]
+    return chosen
+
+
+def parse_parameters(pairs: list[str]) -> dict:
+    """`["EPOCHS=3", "BACKBONE=resnet50"]` -> `{"EPOCHS": 3, "BACKBONE": "resnet50"}` (Python literals)."""
+    params = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.isidentifier():
+            raise SystemExit(f"error: -p expects NAME=VALUE, got {pair!r}")
+        try:
+            params[name] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            params[name] = value
+    return params
+
+
+def check_parameters(path: Path, params: dict) -> None:
+    """Refuse parameters the notebook does not declare in its `parameters` cell (typos would be ignored)."""
+    import papermill
+
+    declared = papermill.inspect_notebook(str(path))
+    unknown = sorted(set(params) - set(declared))
+    if unknown:
+        raise SystemExit(
+            f"error: {path.stem} has no parameter {', '.join(unknown)}. Its parameters: {', '.join(declared)}"
+        )
+
+
+def execute(path: Path, params: dict, full: bool) -> dict:
+    """Run one notebook; return its results record (with an "error" entry if it failed)."""
+    import papermill
+
+    out = env.build_dir() / path.name
+    out.parent.mkdir(parents=True, exist_ok=True)
+    record_file = metrics_path(path.stem)
+    record_file.unlink(missing_ok=True)
+    os.environ["COURSE_SMOKE"] = "0" if full else "1"
+    start = time.perf_counter()
+    error = None
+    try:
+        papermill.execute_notebook(
+            str(path), str(out), parameters=params, cwd=str(NOTEBOOK_DIR), kernel_name="python3",
+            progress_bar=False, request_save_on_cell_execute=True,
+        )
+    except papermill.PapermillExecutionError as err:
+        error = f"{err.ename}: {err.evalue}".strip()
+    except KeyboardInterrupt:
+        error = "interrupted"
+    seconds = round(time.perf_counter() - start, 1)
+    record = {"notebook": path.stem, "mode": "full" if full else "smoke", "data": "", "metrics": {}}
+    if record_file.exists():
+        record.update(json.loads(record_file.read_text()))
+    record["seconds"] = seconds
+    if params:
+        record["parameters"] = params
+    if error:
+        record["error"] = error[:500]
+    if error == "interrupted":
+        raise KeyboardInterrupt(record)
+    return record
+
+
+def headline(record: dict) -> str:
+    metrics = record.get("metrics", {})
+    if not metrics:
+        return "-"
+    key = next((k for k in metrics if "accuracy" in k), next(iter(metrics)))
+    return f"{key}={metrics[key]:g}"
+
+
+def table(records: list[dict]) -> str:
+    rows = [("notebook", "mode", "data", "seconds", "headline metric")]
+    for r in records:
+        status = headline(r) if "error" not in r else "FAILED: " + r["error"][:60]
+        rows.append((r["notebook"], r["mode"], r.get("data") or "-", f"{r['seconds']:.1f}", status))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    widths[2] = min(widths[2], 70)
+    lines = []
+    for i, row in enumerate(rows):
+        cells = [c if len(c) <= w else c[: w - 3] + "..." for c, w in zip(row, widths)]
+        lines.append("  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip())
+        if i == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def save_results(records: list[dict]) -> Path:
+    """Merge records into `build/results.json` (one record per notebook, newest wins)."""
+    path = env.build_dir() / "results.json"
+    existing = json.loads(path.read_text()) if path.exists() else []
+    merged = {r["notebook"]: r for r in existing}
+    merged.update({r["notebook"]: r for r in records})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(sorted(merged.values(), key=lambda r: r["notebook"]), indent=2) + "\n")
+    os.replace(tmp, path)
+    return path
+
+
+def run(names: list[str], params: dict, full: bool) -> int:
+    chosen = select(names)
+    for path in chosen:
+        check_parameters(path, params)
+    records = []
+    try:
+        for path in chosen:
+            print(f"[{len(records) + 1}/{len(chosen)}] {path.stem} ({'full' if full else 'smoke'} mode) ...", flush=True)
+            record = execute(path, params, full)
+            records.append(record)
+            print(f"    {record['seconds']:.1f} s, {headline(record) if 'error' not in record else record['error']}",
+                  flush=True)
+    except KeyboardInterrupt as stop:
+        if stop.args and isinstance(stop.args[0], dict):
+            records.append(stop.args[0])
+        print("Interrupted: results so far are saved.")
+    if records:
+        out = save_results(records)
+        print()
+        print(table(records))
+        print(f"\nExecuted notebooks in {env.build_dir()}/, results in {out}")
+    return 1 if any("error" in r for r in records) or len(records) < len(chosen) else 0
