@@ -124,7 +124,8 @@ def use_fast_gpu_settings() -> bool:
     """Mixed precision on a GPU (float16 maths, float32 weights); a no-op on a CPU, where it is slower.
 
     Returns True when it was switched on. Models then need a float32 output layer
-    (`Dense(..., dtype="float32")`), which every notebook in this course uses anyway.
+    (`Dense(..., dtype="float32")`), which every notebook in this course uses anyway. XLA needs no
+    switch: Keras' `compile(jit_compile="auto")` turns it on when a GPU is present and off on a CPU.
     """
     import keras
     import tensorflow as tf
@@ -156,7 +157,8 @@ def setup(seed: int = SEED) -> None:
     where = "Colab" if in_colab() else "local"
     lines = [
         f"Python {platform.python_version()} | TensorFlow {tf.__version__} | Keras {keras.__version__} ({where})",
-        f"Device: {accelerator()}" + (" | mixed precision on" if mixed else ""),
+        f"Device: {accelerator()}"
+        + (" | mixed precision + XLA on" if mixed else " | float32, no XLA (both pay off only on a GPU)"),
         f"Mode: {mode().upper()}"
         + (" (tiny subsets, 1-2 epochs: numbers are not meaningful)" if is_smoke() else "")
         + (" | offline" if is_offline() else ""),
