@@ -92,3 +92,35 @@ def test_cli_download_refuses_offline(monkeypatch):
     proc = subprocess.run([sys.executable, "-m", "utils", "download", "mnist"], capture_output=True, text=True,
                           cwd=env.REPO_ROOT)
     assert proc.returncode == 2 and "COURSE_OFFLINE=1" in proc.stderr
+
+
+RECORDS = [
+    {"notebook": "06_mnist_dense", "mode": "full", "data": "mnist: real", "seconds": 95.2,
+     "metrics": {"test_accuracy": 0.9771, "train_seconds": 80.1}},
+    {"notebook": "04_hotdog_fine_tuning", "mode": "smoke", "data": "hotdog: STAND-IN", "seconds": 30.0,
+     "metrics": {}, "error": "ValueError: boom", "parameters": {"BACKBONE": "mobilenet_025"}},
+]
+
+
+def test_markdown_table_lists_every_record_without_timing_metrics():
+    table = runner.markdown_table(RECORDS).splitlines()
+    assert table[0] == "| notebook | mode | data | wall time | metrics |"
+    assert table[2] == "| 04_hotdog_fine_tuning | smoke `BACKBONE=mobilenet_025` | hotdog: STAND-IN | 30 s | failed: ValueError: boom |"
+    assert table[3] == "| 06_mnist_dense | full | mnist: real | 95 s | test_accuracy 0.9771 |"
+
+
+def test_update_readme_replaces_only_the_marked_block(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{runner.README_START}\nold table\n{runner.README_END}\noutro\n")
+    runner.update_readme(RECORDS, readme)
+    text = readme.read_text()
+    assert text.startswith("intro\n<!-- results:start -->\n| notebook |") and text.endswith("<!-- results:end -->\noutro\n")
+    assert "old table" not in text and "0.9771" in text
+    readme.write_text("no markers")
+    with pytest.raises(SystemExit, match="no <!-- results:start -->"):
+        runner.update_readme(RECORDS, readme)
+
+
+def test_readme_has_a_results_block():
+    text = (env.REPO_ROOT / "README.md").read_text()
+    assert runner.README_START in text and runner.README_END in text

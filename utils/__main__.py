@@ -23,11 +23,31 @@ def main(argv: list[str] | None = None) -> int:
 
     sub.add_parser("datasets", help="list datasets, their licences and where each would come from")
 
+    res = sub.add_parser("results", help="print build/results.json as a Markdown table")
+    res.add_argument("--readme", action="store_true", help="write the table into README.md's results block")
+
     args = parser.parse_args(argv)
     if args.command == "run":
         from .runner import parse_parameters, run as run_notebooks
 
         return run_notebooks(args.notebooks, parse_parameters(args.param), args.full)
+    if args.command == "results":
+        import json
+
+        from .env import REPO_ROOT, build_dir
+        from .runner import markdown_table, update_readme
+
+        path = build_dir() / "results.json"
+        if not path.exists():
+            print(f"No {path} yet: run `python -m utils run` first.", file=sys.stderr)
+            return 2
+        records = json.loads(path.read_text())
+        if args.readme:
+            update_readme(records, REPO_ROOT / "README.md")
+            print(f"README.md updated with {len(records)} results")
+        else:
+            print(markdown_table(records))
+        return 0
     if args.command == "download":
         from .fetch import download_command
 

@@ -140,6 +140,32 @@ def save_results(records: list[dict]) -> Path:
     return path
 
 
+README_START, README_END = "<!-- results:start -->", "<!-- results:end -->"
+
+
+def markdown_table(records: list[dict]) -> str:
+    """`build/results.json` records as a Markdown table: notebook, mode, data, wall time, metrics."""
+    lines = ["| notebook | mode | data | wall time | metrics |", "|---|---|---|---|---|"]
+    for r in sorted(records, key=lambda r: (r["notebook"], r["mode"])):
+        metrics = ", ".join(f"{k} {v:g}" for k, v in r.get("metrics", {}).items() if "seconds" not in k)
+        if "error" in r:
+            metrics = "failed: " + r["error"][:80]
+        params = " ".join(f"`{k}={v}`" for k, v in r.get("parameters", {}).items())
+        lines.append(f"| {r['notebook']} | {r['mode']} {params}".rstrip() + f" | {r.get('data') or '-'} | "
+                     f"{r['seconds']:.0f} s | {metrics or '-'} |")
+    return "\n".join(lines)
+
+
+def update_readme(records: list[dict], readme: Path) -> None:
+    """Replace the table between the results markers in `readme` (the markers must exist)."""
+    text = readme.read_text()
+    start, end = text.find(README_START), text.find(README_END)
+    if start < 0 or end < start:
+        raise SystemExit(f"error: {readme} has no {README_START} ... {README_END} block")
+    block = f"{README_START}\n{markdown_table(records)}\n{README_END}"
+    readme.write_text(text[:start] + block + text[end + len(README_END):])
+
+
 def run(names: list[str], params: dict, full: bool) -> int:
     chosen = select(names)
     for path in chosen:
