@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import write_idx, write_idx_dataset
 
+from conftest import write_idx, write_idx_dataset
 from utils import data
 
 

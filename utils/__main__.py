@@ -28,7 +28,8 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parser.parse_args(argv)
     if args.command == "run":
-        from .runner import parse_parameters, run as run_notebooks
+        from .runner import parse_parameters
+        from .runner import run as run_notebooks
 
         return run_notebooks(args.notebooks, parse_parameters(args.param), args.full)
     if args.command == "results":

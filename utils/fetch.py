@@ -17,9 +17,10 @@ def _download_weights(name: str, mirror: Path | None) -> None:
     if mirror is not None:
         env["KERAS_HOME"] = str(mirror / "keras_home")
     spec = BACKBONES[name]
+    size = spec.image_size
     code = (
-        "import keras; getattr(keras.applications, %r)(include_top=False, weights='imagenet', "
-        "input_shape=(%d, %d, 3), **dict(%r))" % (spec.constructor, spec.image_size, spec.image_size, spec.kwargs)
+        f"import keras; getattr(keras.applications, {spec.constructor!r})(include_top=False, weights='imagenet', "
+        f"input_shape=({size}, {size}, 3), **dict({spec.kwargs!r}))"
     )
     subprocess.run([sys.executable, "-c", code], env=env, check=True)
 
