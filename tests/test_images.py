@@ -139,3 +139,18 @@ def test_make_dataset_shuffles_reproducibly(tmp_path):
     assert sorted(order[0]) == list(range(12))
     assert order[0].tolist() == order[1].tolist()
     assert order[0].tolist() != list(range(12))
+
+
+def test_make_dataset_applies_batched_augmentation_and_caches(tmp_path):
+    files = [str(_rgb(tmp_path / f"{i}.png", size=(8, 8))) for i in range(6)]
+    calls = []
+
+    def augment(batch):
+        calls.append(batch.shape)
+        return batch * 0.0 + 1.0
+
+    ds = images.make_dataset(files, list(range(6)), (8, 8), 4, cache=True, augment=augment)
+    for _ in range(2):
+        x = np.concatenate([b.numpy() for b, _ in ds])
+        assert x.shape == (6, 8, 8, 3) and (x == 1.0).all()
+    assert calls and all(shape[1:] == (8, 8, 3) for shape in calls), "augment sees whole batches"
