@@ -1,0 +1,284 @@
+"""TensorFlow Hub models in Keras 3: a catalogue to pick from, a layer that fine-tunes, an offline export.
+
+`hub.KerasLayer` is a tf_keras layer and cannot be used in a Keras 3 model. `HubLayer` is the Keras 3
+replacement: it calls `tensorflow_hub.load(handle)`, wraps the module's own variables as Keras variables
+(trainable ones stay trainable, so fine-tuning works), calls the module with `training=`, and saves its
+handle in `.keras` files.
+
+Offline (tests, smoke mode, a workshop mirror) tfhub.dev cannot be reached. The catalogue entry
+`"mobilenet_025"` then stands in: `export_backbone` writes the course's MobileNet (alpha 0.25) as a
+hub-format SavedModel once, and `HubLayer` loads it by path, through the same code as a tfhub.dev handle.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import tensorflow as tf
+import tensorflow_hub
+
+from . import data, env
+
+#: Handles that start with this prefix are exported locally from `utils.load_backbone(<rest>)`.
+EXPORT_PREFIX = "export:"
+
+
+@dataclass(frozen=True)
+class HubModel:
+    """One model of the picker: its handle, the image size it was trained at, and what to know about it."""
+
+    name: str
+    handle: str
+    image_size: int
+    licence: str = "Apache-2.0"
+    notes: str = ""
+    min_size: int = 32
+
+    @property
+    def is_remote(self) -> bool:
+        return not self.handle.startswith(EXPORT_PREFIX)
+
+
+_TFHUB = "https://tfhub.dev/google/imagenet/"
+
+
+def _catalogue() -> list[HubModel]:
+    """The original tutorial's model list (tfhub.dev feature vectors, inputs in [0, 1]) plus the offline one."""
+    models = [
+        HubModel("mobilenet_025", EXPORT_PREFIX + "mobilenet_025", 224, "Apache-2.0 (Keras Applications weights)",
+                 "MobileNet alpha 0.25, 218k parameters, exported here from keras.applications: works offline"),
+    ]
+    v2_sizes = {"s": 384, "m": 480, "l": 480, "xl": 512, "b0": 224, "b1": 240, "b2": 260, "b3": 300}
+    for variant, size in v2_sizes.items():
+        if variant != "xl":
+            models.append(HubModel(f"efficientnetv2-{variant}", f"{_TFHUB}efficientnet_v2_imagenet1k_{variant}/feature_vector/2",
+                                   size, notes="EfficientNetV2, ImageNet-1k"))
+        models.append(HubModel(f"efficientnetv2-{variant}-21k", f"{_TFHUB}efficientnet_v2_imagenet21k_{variant}/feature_vector/2",
+                               size, notes="EfficientNetV2, ImageNet-21k"))
+        models.append(HubModel(f"efficientnetv2-{variant}-21k-ft1k",
+                               f"{_TFHUB}efficientnet_v2_imagenet21k_ft1k_{variant}/feature_vector/2",
+                               size, notes="EfficientNetV2, ImageNet-21k fine-tuned on ImageNet-1k"))
+    for i, size in enumerate([224, 240, 260, 300, 380, 456, 528, 600]):
+        models.append(HubModel(f"efficientnet_b{i}", f"https://tfhub.dev/tensorflow/efficientnet/b{i}/feature-vector/1",
+                               size, notes="EfficientNet (v1)"))
+    models += [
+        HubModel("bit_s-r50x1", "https://tfhub.dev/google/bit/s-r50x1/1", 224, notes="Big Transfer ResNet-50x1"),
+        HubModel("inception_v3", f"{_TFHUB}inception_v3/feature-vector/4", 299, min_size=75),
+        HubModel("inception_resnet_v2", f"{_TFHUB}inception_resnet_v2/feature-vector/4", 299, min_size=75),
+    ]
+    for version in ("v1", "v2"):
+        for depth in (50, 101, 152):
+            models.append(HubModel(f"resnet_{version}_{depth}", f"{_TFHUB}resnet_{version}_{depth}/feature-vector/4", 224))
+    models += [
+        HubModel("nasnet_large", f"{_TFHUB}nasnet_large/feature_vector/4", 331),
+        HubModel("nasnet_mobile", f"{_TFHUB}nasnet_mobile/feature_vector/4", 224),
+        HubModel("pnasnet_large", f"{_TFHUB}pnasnet_large/feature_vector/4", 331),
+    ]
+    for width in ("100", "130", "140"):
+        models.append(HubModel(f"mobilenet_v2_{width}_224", f"{_TFHUB}mobilenet_v2_{width}_224/feature_vector/4", 224,
+                               notes="MobileNetV2: small and fast, a good first choice on a CPU"))
+    for kind in ("small", "large"):
+        for width in ("100", "075"):
+            models.append(HubModel(f"mobilenet_v3_{kind}_{width}_224",
+                                   f"{_TFHUB}mobilenet_v3_{kind}_{width}_224/feature_vector/5", 224, notes="MobileNetV3"))
+    return models
+
+
+#: The model picker's choices, by name. tfhub.dev handles now redirect to Kaggle Models, which
+#: `tensorflow_hub` follows; each model's licence is on its page there.
+MODELS: dict[str, HubModel] = {m.name: m for m in _catalogue()}
+
+
+def catalogue_table():
+    """The catalogue as a pandas DataFrame (name, image size, licence, notes, handle) for display."""
+    import pandas as pd
+
+    return pd.DataFrame([{"name": m.name, "image size": m.image_size, "licence": m.licence, "notes": m.notes,
+                          "handle": m.handle} for m in MODELS.values()]).set_index("name")
+
+
+def pick_model(name: str, image_size: int | None = None) -> tuple[HubModel, int]:
+    """The catalogue entry for `name` and the image size to use (default: the model's own).
+
+    Raises `ValueError` naming the choices for an unknown name, or for an image size below what the
+    model accepts. Offline, a tfhub.dev model cannot be downloaded: smoke mode then uses the local
+    `mobilenet_025` instead (announced), full mode stops with `DataUnavailableError` saying what to do.
+    """
+    if name not in MODELS:
+        close = difflib.get_close_matches(name, MODELS, n=3)
+        hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        raise ValueError(f"Unknown MODEL_NAME {name!r}.{hint} Choose one of: {', '.join(MODELS)}.")
+    model = MODELS[name]
+    if model.is_remote and env.is_offline():
+        if not env.is_smoke():
+            raise data.DataUnavailableError(
+                f"MODEL_NAME={name!r} is downloaded from {model.handle}, but COURSE_OFFLINE=1 forbids downloads. "
+                f"Fix: use MODEL_NAME='mobilenet_025' (exported locally from the course's offline weights), "
+                f"e.g. `python -m utils run --full 01 -p MODEL_NAME=mobilenet_025`, or run with internet."
+            )
+        bar = "!" * 78
+        print(f"{bar}\n! OFFLINE: {name} cannot be downloaded from tfhub.dev; smoke mode uses the local "
+              f"'mobilenet_025' export instead.\n{bar}")
+        model = MODELS["mobilenet_025"]
+    size = image_size or model.image_size
+    if size < model.min_size:
+        raise ValueError(f"{model.name} needs images of at least {model.min_size}x{model.min_size} pixels; "
+                         f"got IMAGE_SIZE={size}. Its own size is {model.image_size}.")
+    return model, size
+
+
+def resolve_handle(model: HubModel) -> str:
+    """What `tensorflow_hub.load` gets: the tfhub.dev URL, or the path of the local export."""
+    if model.is_remote:
+        return model.handle
+    return str(export_backbone(model.handle.removeprefix(EXPORT_PREFIX)))
+
+
+# --- exporting a Keras model as a hub-format SavedModel -----------------------------------------------
+
+
+def export_savedmodel(model: keras.Model, path: str | Path, *, image_size: int | None = None,
+                      preprocess: Callable | None = None) -> Path:
+    """Save a Keras image model the way TF Hub publishes feature vectors ("reusable SavedModel").
+
+    The result takes float images in [0, 1] (`preprocess`, if given, receives them scaled to [0, 255]),
+    and has what `tensorflow_hub.load` users expect: `__call__(images, training)` traced for both
+    training values, `variables`, `trainable_variables`, `regularization_losses` and a `serving_default`
+    signature. `image_size=None` accepts any height and width; an int fixes them, like many hub models.
+    """
+    path = Path(path)
+    spec = tf.TensorSpec([None, image_size, image_size, 3], tf.float32, name="images")
+    root = tf.train.Checkpoint()  # a tf.Module root cannot take a `variables` attribute
+    root.variables = [v.value for v in model.variables]
+    root.trainable_variables = [v.value for v in model.trainable_variables]
+    root.regularization_losses = []
+
+    @tf.function
+    def call(images, training=False):
+        x = preprocess(images * 255.0) if preprocess is not None else images
+        return model(x, training=training)
+
+    for training in (False, True):  # by keyword, as hub users call it (saving then re-traces less)
+        call.get_concrete_function(spec, training=training)
+    root.__call__ = call
+    serving = tf.function(lambda images: {"feature_vector": call(images, training=False)}, input_signature=[spec])
+    tf.saved_model.save(root, str(path), signatures={"serving_default": serving})
+    return path
+
+
+def hub_cache_dir() -> Path:
+    """Where local exports are kept: `<course cache>/hub_models` (`COURSE_CACHE_DIR` or Keras' cache)."""
+    return data.cache_dir() / "hub_models"
+
+
+def export_backbone(name: str = "mobilenet_025") -> Path:
+    """Export `utils.load_backbone(name)` as a hub-format SavedModel once, and return its folder.
+
+    The folder name records where the weights came from (a hash of the ImageNet weight file, or
+    `random`), so an export made with stand-in random weights is never used once real weights exist.
+    """
+    from .backbones import find_weights, load_backbone
+
+    weights, _ = find_weights(name)
+    if weights and os.path.isfile(weights):
+        with open(weights, "rb") as f:
+            tag = "imagenet-" + hashlib.sha256(f.read()).hexdigest()[:12]
+    else:
+        tag = "imagenet" if weights else "random"
+    target = hub_cache_dir() / f"{name}-{tag}"
+    if (target / "saved_model.pb").is_file():
+        return target
+    model, preprocess = load_backbone(name)
+    print(f"Exporting {name} ({tag} weights) as a TF Hub SavedModel to {target} (once) ...")
+    staging = target.with_name(f".{target.name}.exporting-{os.getpid()}")
+    try:
+        export_savedmodel(model, staging, preprocess=preprocess)
+        try:
+            os.replace(staging, target)
+        except OSError:  # another process finished the same export first: keep theirs
+            pass
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+# --- the layer ---------------------------------------------------------------------------------------
+
+
+def _input_specs(module) -> list[tf.TensorSpec]:
+    """The image input specs a loaded module was traced for (its `__call__`, else its signature)."""
+    call = getattr(module, "__call__", None)
+    functions = getattr(call, "concrete_functions", None) or list(getattr(module, "signatures", {}).values())
+    specs = []
+    for fn in functions:
+        args, kwargs = fn.structured_input_signature
+        for spec in tf.nest.flatten((args, kwargs)):
+            if isinstance(spec, tf.TensorSpec) and spec.shape.rank == 4:
+                specs.append(spec)
+    return specs
+
+
+@keras.saving.register_keras_serializable(package="course")
+class HubLayer(keras.layers.Layer):
+    """A TF Hub model (a tfhub.dev handle or a local path) as a Keras 3 layer.
+
+    `trainable=False` uses it as a frozen feature extractor; `trainable=True` fine-tunes its weights.
+    The module is called with `training=True` only when the layer is trainable and the model trains
+    (like `hub.KerasLayer`), so a frozen module's batch-norm statistics never move.
+    """
+
+    def __init__(self, handle: str, trainable: bool = False, output_key: str | None = None, **kwargs):
+        kwargs.setdefault("dtype", "float32")  # the module was traced for float32, also under mixed precision
+        super().__init__(**kwargs)  # trainable for now; the flag is set below, once the variables exist
+        self.handle = str(handle)
+        self.output_key = output_key
+        self._module = tensorflow_hub.load(self.handle)
+        self._reusable = callable(self._module) and hasattr(self._module, "trainable_variables")
+        trainable_ids = {id(v) for v in getattr(self._module, "trainable_variables", [])}
+        # Wrapping does not copy: the Keras variables ARE the module's variables, so what the optimizer
+        # changes is what the module computes with, and what `.keras` files save and load.
+        self._module_weights = [
+            keras.Variable(v, trainable=id(v) in trainable_ids, name=v.name.split(":")[0].replace("/", "_"))
+            for v in getattr(self._module, "variables", [])
+        ]
+        # Keras freezes a layer by flagging each of its variables, so set the flag after creating them.
+        # (Setting it to the value it already has would do nothing: Keras skips `x.a = x.a`.)
+        self.trainable = trainable
+
+    def build(self, input_shape):
+        specs = _input_specs(self._module)
+        if specs and not any(s.shape.is_compatible_with([None, *input_shape[1:]]) for s in specs):
+            wanted = " or ".join(sorted({str(s.shape.as_list()) for s in specs}))
+            raise ValueError(
+                f"The hub model {self.handle} refuses images of shape {tuple(input_shape[1:])}: it takes "
+                f"{wanted} (batch, height, width, channels). Set IMAGE_SIZE to its size, or pick a model "
+                f"that accepts other sizes."
+            )
+        if self.trainable and not self._reusable:
+            raise ValueError(f"{self.handle} has no trainable __call__ (TF1 Hub format or a bare signature): "
+                             f"it can only be used frozen (trainable=False).")
+
+    def call(self, inputs, training=None):
+        training = bool(training) and self.trainable and getattr(self, 'module_training', True)
+        if self._reusable:
+            outputs = self._module(inputs, training=training)
+            if training:  # the module's own weight decay, if it declares any (as hub.KerasLayer does)
+                for loss in getattr(self._module, "regularization_losses", []):
+                    self.add_loss(loss())
+        else:
+            outputs = self._module.signatures["serving_default" if "serving_default" in self._module.signatures
+                                               else "default"](inputs)
+        if isinstance(outputs, dict):
+            key = self.output_key or next(k for k in ("default", "feature_vector", *outputs) if k in outputs)
+            outputs = outputs[key]
+        return outputs
+
+    def get_config(self):
+        return {**super().get_config(), "handle": self.handle, "output_key": self.output_key}
