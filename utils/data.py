@@ -226,7 +226,7 @@ def locate(name: str, *, allow_standin: bool = True) -> Path:
     if mirror is not None:
         for rel in (ds.folder, *ds.aliases):
             if _is_complete(mirror / rel, ds):
-                note_source(name, f"real, mirror {mirror / rel}")
+                note_source(name, f"real, mirror $COURSE_DATA_DIR/{rel}")
                 return mirror / rel
     cached = cache_dir() / ds.folder
     if _is_complete(cached, ds):
