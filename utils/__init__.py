@@ -7,7 +7,9 @@
     utils.record_results("06_mnist_dense", test_accuracy=acc)
 
 Submodules: `env` (mode, seeds, devices), `data` (datasets), `images` (image folders),
-`backbones` (pretrained networks), `plots`, `results`, `runner` (`python -m utils run`).
+`backbones` (pretrained networks), `plots`, `results`, `runner` (`python -m utils run`),
+`augment` (augmentation grids, input-pipeline throughput), `projector` (TensorBoard embeddings),
+`hub` (TF Hub models under Keras 3), `grocery` (the Grocery Store Dataset's splits and classes).
 Importing `utils` does not import TensorFlow; the functions that need it do.
 """
 
