@@ -98,32 +98,53 @@ def test_write_refuses_mismatched_inputs(tmp_path):
 
 @pytest.mark.slow
 def test_tensorboard_serves_the_folder(tmp_path):
-    """End to end: a real TensorBoard lists the folder as a projector run and serves its four parts."""
-    import json
-    import time
-    import urllib.request
+    """End to end: a real TensorBoard lists the folder as a projector run and serves its four parts.
 
-    from tensorboard import program
+    TensorBoard runs in its own process, as `%tensorboard` runs it in the notebook. Launched in this
+    process, its reload threads are still inside TensorFlow's C++ file code when pytest exits, and
+    the interpreter's shutdown then aborts the whole run ("FATAL: exception not rethrown").
+    """
+    import json
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.error
+    import urllib.request
 
     embeddings, images, labels = _points(n=10)
     projector.write_projector(tmp_path / "logs" / "projector", embeddings, {"label": labels, "i": range(10)},
                               images=images)
-    board = program.TensorBoard()
-    board.configure(argv=[None, "--logdir", str(tmp_path / "logs"), "--host", "127.0.0.1", "--port", "0",
-                          "--reload_interval", "1", "--load_fast", "false"])
-    url = board.launch() + "data/plugin/projector/"
+    with socket.socket() as probe:  # a free port for the server
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "tensorboard.main", "--logdir", str(tmp_path / "logs"), "--host", "127.0.0.1",
+         "--port", str(port), "--reload_interval", "1", "--load_fast", "false"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/data/plugin/projector/"
 
     def get(path):
         with urllib.request.urlopen(url + path, timeout=10) as response:
             return response.read()
 
-    deadline = time.monotonic() + 60
-    while not json.loads(get("runs")) and time.monotonic() < deadline:
-        time.sleep(0.5)
-    assert json.loads(get("runs")) == ["projector"]
-    query = "?run=projector&name=" + projector.TENSOR_NAME
-    info = json.loads(get("info?run=projector"))
-    assert info["embeddings"][0]["tensorShape"] == [10, 5]
-    assert len(get("tensor" + query)) == embeddings.nbytes
-    assert len(get("metadata" + query).decode().splitlines()) == 1 + 10
-    assert get("sprite_image" + query).startswith(b"\x89PNG")
+    try:
+        deadline = time.monotonic() + 120
+        runs = []
+        while not runs and time.monotonic() < deadline:
+            assert server.poll() is None, "TensorBoard exited before serving the folder"
+            try:
+                runs = json.loads(get("runs"))
+            except (urllib.error.URLError, ConnectionError):
+                pass  # still starting
+            time.sleep(0.5)
+        assert runs == ["projector"]
+        query = "?run=projector&name=" + projector.TENSOR_NAME
+        info = json.loads(get("info?run=projector"))
+        assert info["embeddings"][0]["tensorShape"] == [10, 5]
+        assert len(get("tensor" + query)) == embeddings.nbytes
+        assert len(get("metadata" + query).decode().splitlines()) == 1 + 10
+        assert get("sprite_image" + query).startswith(b"\x89PNG")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
