@@ -7,6 +7,8 @@ random weights, announced. Full mode without weights stops with a clear error.
 
 from __future__ import annotations
 
+import difflib
+import numbers
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,12 +47,41 @@ BACKBONES: dict[str, Backbone] = {
 }
 
 
+def check_backbone(name: str, image_size: int | None = None) -> int:
+    """Check BACKBONE and IMAGE_SIZE before any work; return the image size to use.
+
+    Cheap (no Keras, no weights): call it right after the parameters cell so that a typo stops the
+    notebook in its first seconds. Raises `ValueError` naming the parameter and what to set it to.
+    """
+    if not isinstance(name, str) or name not in BACKBONES:
+        close = difflib.get_close_matches(str(name), BACKBONES, n=2, cutoff=0.5)
+        hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        raise ValueError(f"Unknown backbone BACKBONE={name!r}.{hint} Set BACKBONE to one of: {', '.join(BACKBONES)}.")
+    spec = BACKBONES[name]
+    return check_image_size(name, image_size, spec.image_size, spec.min_size)
+
+
+def check_image_size(name: str, image_size, own_size: int, min_size: int) -> int:
+    """IMAGE_SIZE for the model `name`: None -> its own size; refuses non-integers and sizes below `min_size`."""
+    if image_size is None:
+        return own_size
+    if isinstance(image_size, bool) or not isinstance(image_size, numbers.Integral):
+        raise ValueError(f"IMAGE_SIZE must be a whole number of pixels, or None for {name}'s own size "
+                         f"({own_size}); got {image_size!r} ({type(image_size).__name__}).")
+    if image_size < min_size:
+        raise ValueError(f"{name} needs images of at least {min_size}x{min_size} pixels; got "
+                         f"IMAGE_SIZE={image_size}. Set IMAGE_SIZE to {min_size} or more, or None for its "
+                         f"own size ({own_size}).")
+    return int(image_size)
+
+
 def _keras_home() -> Path:
     return Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras").expanduser()
 
 
 def find_weights(name: str) -> tuple[str | None, str]:
     """(weights argument for keras.applications, description of where they come from)."""
+    check_backbone(name)
     spec = BACKBONES[name]
     mirror = data.mirror_dir()
     candidates = [("mirror", mirror / "keras_home" / "models" / spec.weights_file)] if mirror else []
@@ -78,12 +109,8 @@ def load_backbone(name: str, image_size: int | None = None, *, pooling: str | No
     """
     import keras
 
-    if name not in BACKBONES:
-        raise ValueError(f"Unknown backbone {name!r}. Choose one of: {', '.join(BACKBONES)}.")
+    size = check_backbone(name, image_size)  # before Keras builds anything or weights are looked up
     spec = BACKBONES[name]
-    size = image_size or spec.image_size
-    if size < spec.min_size:
-        raise ValueError(f"{name} needs images of at least {spec.min_size}x{spec.min_size} pixels; got {size}.")
     weights, where = find_weights(name)
     data.note_source(f"imagenet:{name}", where)
     if weights is None:

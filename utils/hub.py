@@ -24,7 +24,7 @@ import keras
 import tensorflow as tf
 import tensorflow_hub
 
-from . import data, env
+from . import backbones, data, env
 
 #: Handles that start with this prefix are exported locally from `utils.load_backbone(<rest>)`.
 EXPORT_PREFIX = "export:"
@@ -127,10 +127,7 @@ def pick_model(name: str, image_size: int | None = None) -> tuple[HubModel, int]
         print(f"{bar}\n! OFFLINE: {name} cannot be downloaded from tfhub.dev; smoke mode uses the local "
               f"'mobilenet_025' export instead.\n{bar}")
         model = MODELS["mobilenet_025"]
-    size = image_size or model.image_size
-    if size < model.min_size:
-        raise ValueError(f"{model.name} needs images of at least {model.min_size}x{model.min_size} pixels; "
-                         f"got IMAGE_SIZE={size}. Its own size is {model.image_size}.")
+    size = backbones.check_image_size(model.name, image_size, model.image_size, model.min_size)
     return model, size
 
 

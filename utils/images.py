@@ -7,6 +7,7 @@ instead of letting TensorFlow fail deep inside `fit` with a message that names n
 
 from __future__ import annotations
 
+import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -93,10 +94,14 @@ def scan_image_folder(root: str | Path, *, skip_bad: bool = False, min_classes: 
     file; with `skip_bad=True` they are left out and listed in `.skipped`. Images in nested sub-folders
     count for their top-level class, as in `keras.utils.image_dataset_from_directory`.
     """
+    if not isinstance(root, (str, os.PathLike)):
+        raise ImageFolderError(f"DATA_DIR must be a folder path (a string), got {root!r} ({type(root).__name__}).")
     root = Path(root).expanduser()
     if not root.is_dir():
+        where = "" if root.is_absolute() else f" (relative to the current folder {Path.cwd()})"
+        what = "is a file, not a folder" if root.exists() else "does not exist"
         raise ImageFolderError(
-            f"{root} is not a folder. Point DATA_DIR at a folder that has one sub-folder per class, "
+            f"{root}{where} {what}. Point DATA_DIR at a folder that has one sub-folder per class, "
             f"e.g. flowers/roses/*.jpg and flowers/tulips/*.jpg."
         )
     class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
@@ -136,9 +141,12 @@ def scan_image_folder(root: str | Path, *, skip_bad: bool = False, min_classes: 
             f"to leave them out."
         )
     if len(found.class_names) < min_classes:
+        loose = sum(1 for p in root.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+        hint = (f" It holds {loose} image(s) directly: is it one class's folder? Point DATA_DIR at its parent."
+                if loose else "")
         raise ImageFolderError(
             f"{root} has {len(found.class_names)} class folder(s) with images "
-            f"({', '.join(found.class_names) or 'none'}); a classifier needs at least {min_classes}. "
+            f"({', '.join(found.class_names) or 'none'}); a classifier needs at least {min_classes}.{hint} "
             f"Put each class's images in its own sub-folder of {root}."
         )
     return found
