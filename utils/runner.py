@@ -67,6 +67,36 @@ def check_parameters(path: Path, params: dict) -> None:
         raise SystemExit(
             f"error: {path.stem} has no parameter {', '.join(unknown)}. Its parameters: {', '.join(declared)}"
         )
+    for name, value in params.items():
+        problem = type_problem(name, value, declared[name]["default"])
+        if problem:
+            raise SystemExit(f"error: {path.stem}: {problem}. Example: -p {name}={declared[name]['default']!s}")
+
+
+def _literal_types(expression: str) -> set[type] | None:
+    """Types of the literals a default can take (`2 if SMOKE else 30` -> {int}); None if it is not literals."""
+    try:
+        branches = [ast.parse(expression, mode="eval").body]
+    except SyntaxError:
+        return None
+    while any(isinstance(b, ast.IfExp) for b in branches):
+        branches = [x for b in branches for x in ((b.body, b.orelse) if isinstance(b, ast.IfExp) else (b,))]
+    try:
+        return {type(ast.literal_eval(b)) for b in branches}
+    except ValueError:
+        return None  # a call or a name, e.g. utils.is_smoke(): nothing to check against
+
+
+def type_problem(name: str, value, default: str) -> str | None:
+    """Why `value` does not fit a parameter whose default is the source text `default`; None if it fits."""
+    types = _literal_types(default)
+    if not types:
+        return None
+    allowed = types | ({int} if float in types else set())  # 3 where 0.5 goes is fine
+    if type(value) in allowed:
+        return None
+    expected = " or ".join(sorted(t.__name__ for t in types))
+    return f"{name} expects {expected} (its default is `{default}`), got {value!r} ({type(value).__name__})"
 
 
 def execute(path: Path, params: dict, full: bool) -> dict:
