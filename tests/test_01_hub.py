@@ -7,7 +7,7 @@ keras = pytest.importorskip("keras")
 tf = pytest.importorskip("tensorflow")
 tensorflow_hub = pytest.importorskip("tensorflow_hub")
 
-from utils import data, hub  # noqa: E402
+from utils import backbones, data, hub  # noqa: E402
 from utils.hub import HubLayer, export_savedmodel, pick_model  # noqa: E402
 
 
@@ -29,21 +29,18 @@ def tiny_handle(tmp_path_factory):
     return str(export_savedmodel(_tiny_model(), tmp_path_factory.mktemp("hub") / "tiny"))
 
 
-@pytest.fixture(scope="module")
-def mobilenet_export(tmp_path_factory):
-    """The course's own export (random weights: no mirror), made once for this module."""
-    root = tmp_path_factory.mktemp("course")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("COURSE_DATA_DIR", str(root / "empty-mirror"))
-        mp.setenv("COURSE_CACHE_DIR", str(root / "cache"))
-        mp.setenv("KERAS_HOME", str(root / "keras-home"))
-        mp.setenv("COURSE_OFFLINE", "1")
-        mp.setenv("COURSE_SMOKE", "1")
-        mp.setattr(data, "_SOURCES", {})
-        model, size = pick_model("mobilenet_025")
-        first = hub.resolve_handle(model)
-        again = hub.resolve_handle(model)  # cached: no second export
-        yield {"path": first, "again": again, "cache": root / "cache", "size": size}
+@pytest.fixture
+def stub_backbone(course_env, monkeypatch):
+    """`load_backbone` replaced by a tiny model (seconds instead of MobileNet's export); records its calls."""
+    monkeypatch.setenv("KERAS_HOME", str(course_env["tmp"] / "keras-home"))
+    calls = []
+
+    def load_backbone(name, image_size=None, **kwargs):
+        calls.append(name)
+        return _tiny_model(), lambda x: x / 127.5 - 1.0  # MobileNet's preprocess_input
+
+    monkeypatch.setattr(backbones, "load_backbone", load_backbone)
+    return calls
 
 
 def _images(n=4, size=32, seed=0):
@@ -61,19 +58,32 @@ def test_catalogue_is_consistent():
     assert list(hub.catalogue_table().columns) == ["image size", "licence", "notes", "handle"]
 
 
-def test_mobilenet_export_loads_by_path_like_a_hub_model(mobilenet_export):
-    path = mobilenet_export["path"]
-    assert path == mobilenet_export["again"]
-    assert path.startswith(str(mobilenet_export["cache"] / "hub_models")) and path.endswith("mobilenet_025-random")
+def test_export_once_then_load_by_path_like_a_hub_model(stub_backbone, course_env):
+    model, size = pick_model("mobilenet_025")
+    assert (size, model.handle) == (224, "export:mobilenet_025")
+    path = hub.resolve_handle(model)  # no weights anywhere: random weights (smoke mode), exported once
+    assert path == str(course_env["cache"] / "hub_models" / "mobilenet_025-random")
+    assert hub.resolve_handle(model) == path and stub_backbone == ["mobilenet_025"], "the export is cached"
     module = tensorflow_hub.load(path)
-    assert len(module.variables) == 135 and len(module.trainable_variables) == 81
-    images = _images(2, 64)
+    assert len(module.variables) == 6 and len(module.trainable_variables) == 4
+    images = _images(2, 40)
     layer = HubLayer(path)  # the same code path as a tfhub.dev handle
     np.testing.assert_allclose(layer(images), module(images, training=False), rtol=1e-6)
     served = module.signatures["serving_default"](images=tf.constant(images))
-    assert served["feature_vector"].shape == (2, 256)
+    np.testing.assert_allclose(served["feature_vector"], layer(images), rtol=1e-6)
     for training in (False, True):  # __call__ traced for both values, any image size
-        assert module(_images(2, 48), training=training).shape == (2, 256)
+        assert module(_images(3, 24), training=training).shape == (3, 4)
+
+
+def test_real_weights_get_their_own_export(stub_backbone, course_env):
+    random_path = hub.export_backbone("mobilenet_025")
+    weights = course_env["mirror"] / "keras_home" / "models" / "mobilenet_2_5_224_tf_no_top.h5"
+    weights.parent.mkdir(parents=True)
+    weights.write_bytes(b"pretend these are ImageNet weights")
+    real_path = hub.export_backbone("mobilenet_025")
+    assert real_path != random_path and real_path.name.startswith("mobilenet_025-imagenet-")
+    assert stub_backbone == ["mobilenet_025", "mobilenet_025"]
+    assert {p.name for p in real_path.parent.iterdir()} == {random_path.name, real_path.name}, "no staging left"
 
 
 def test_unknown_model_name_lists_the_choices():
