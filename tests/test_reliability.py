@@ -6,6 +6,7 @@ for a quick loop; CI runs them.
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -105,3 +106,43 @@ def test_two_smoke_runs_record_identical_metrics(name, tmp_path, monkeypatch):
         records.append({k: v for k, v in record["metrics"].items() if "seconds" not in k and "per_s" not in k})
     assert records[0], "the notebook recorded no metrics"
     assert records[0] == records[1]
+
+
+# A bad parameter must stop the notebook with its clear message before any training has run.
+# (notebook, parameters, words the error must contain); runs in smoke mode, offline.
+BAD_NOTEBOOK_PARAMETERS = [
+    ("01_hub_transfer_learning", {"MODEL_NAME": "efficientnet-b0"}, "Unknown MODEL_NAME 'efficientnet-b0'"),
+    ("01_hub_transfer_learning", {"IMAGE_SIZE": 16}, "at least 32x32 pixels; got IMAGE_SIZE=16"),
+    ("01_hub_transfer_learning", {"DATA_DIR": "/no/such/photos"}, "/no/such/photos does not exist"),
+    ("04_hotdog_fine_tuning", {"BACKBONE": "vgg16"}, "Set BACKBONE to one of"),
+    ("04_hotdog_fine_tuning", {"IMAGE_SIZE": 16}, "Set IMAGE_SIZE to 32 or more"),
+    ("05_grocery_retrain", {"BACKBONE": "inception"}, "Set BACKBONE to one of"),
+    pytest.param("02_fashion_mnist_cnns", {"BACKBONE": "vgg16"}, "Set BACKBONE to one of",
+                 marks=pytest.mark.xfail(strict=True, reason="gap: 02 checks BACKBONE only after training six "
+                                                             "CNNs; see the issue #9 report for the early check")),
+]
+
+
+def _ran_before_the_error(executed):
+    """The code of the cells that completed before the failing one, and the failing cell's traceback."""
+    cells = [c for c in json.loads(executed.read_text())["cells"] if c["cell_type"] == "code"]
+    failed = next(i for i, c in enumerate(cells) if any(o.get("output_type") == "error" for o in c.get("outputs", [])))
+    traceback = "\n".join(line for o in cells[failed]["outputs"] if o.get("output_type") == "error"
+                          for line in o["traceback"])
+    return ["".join(c["source"]) for c in cells[:failed]], traceback
+
+
+@pytest.mark.parametrize("name, params, words", BAD_NOTEBOOK_PARAMETERS)
+def test_bad_parameter_stops_the_notebook_before_any_training(name, params, words, tmp_path, monkeypatch):
+    path = env.REPO_ROOT / "notebooks" / f"{name}.ipynb"
+    if not path.exists():
+        pytest.skip(f"{name} is not in the course yet")
+    monkeypatch.setenv("COURSE_BUILD_DIR", str(tmp_path / "build"))
+    runner.check_parameters(path, params)
+    record = runner.execute(path, params, full=False)
+    assert words in record.get("error", ""), record.get("error")
+    completed, traceback = _ran_before_the_error(tmp_path / "build" / path.name)
+    # a cell that calls, or defines, something that trains (conservative: a definition counts)
+    trained = [c for c in completed if re.search(r"\b\w+\.fit\(|\btrain(?:_head)?\(", c)]  # 02: train(), 05: train_head()
+    assert not trained, f"{name} trained before it stopped:\n{trained[0][:300]}"
+    assert ".fit(" not in traceback, f"{name} failed inside training:\n{traceback[-1000:]}"

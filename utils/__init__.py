@@ -33,7 +33,7 @@ def __getattr__(name):  # plots and backbones import matplotlib/keras: load them
         from . import plots
 
         return getattr(plots, name)
-    if name in {"load_backbone", "BACKBONES"}:
+    if name in {"load_backbone", "check_backbone", "BACKBONES"}:
         from . import backbones
 
         return getattr(backbones, name)
@@ -42,7 +42,7 @@ def __getattr__(name):  # plots and backbones import matplotlib/keras: load them
 
 __all__ = [
     "BACKBONES", "DATASETS", "FASHION_CLASSES", "SEED", "ChecksumError", "DataUnavailableError",
-    "ImageFolderError", "UnsafeArchiveError", "get_strategy", "in_colab", "is_offline", "is_smoke",
+    "ImageFolderError", "UnsafeArchiveError", "check_backbone", "get_strategy", "in_colab", "is_offline", "is_smoke",
     "load_backbone", "load_fashion_mnist", "load_mnist", "locate", "make_dataset", "mode",
     "plot_confusion_matrix", "plot_history", "record_results", "run_dir", "scan_image_folder",
     "set_seed", "setup", "show_images",

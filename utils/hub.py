@@ -211,7 +211,7 @@ def export_backbone(name: str = "mobilenet_025") -> Path:
 
 def _input_specs(module) -> list[tf.TensorSpec]:
     """The image input specs a loaded module was traced for (its `__call__`, else its signature)."""
-    call = getattr(module, "__call__", None)
+    call = getattr(module, "__call__", None)  # noqa: B004  (the restored tf.function, not a callable check)
     functions = getattr(call, "concrete_functions", None) or list(getattr(module, "signatures", {}).values())
     specs = []
     for fn in functions:
