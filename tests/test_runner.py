@@ -124,3 +124,26 @@ def test_update_readme_replaces_only_the_marked_block(tmp_path):
 def test_readme_has_a_results_block():
     text = (env.REPO_ROOT / "README.md").read_text()
     assert runner.README_START in text and runner.README_END in text
+
+
+def _documented_runs():
+    """Every `python -m utils run ... NN -p NAME=VALUE` written in the README, data/README.md or a notebook."""
+    import re
+
+    sources = [env.REPO_ROOT / "README.md", env.REPO_ROOT / "data" / "README.md", *runner.notebooks()]
+    pattern = re.compile(r"python -m utils run(?: --full)? (\d\d)((?: -p [A-Z_][A-Z0-9_]*=[^\s`\"'\\]+)+)")
+    for source in sources:
+        for number, pairs in pattern.findall(source.read_text(encoding="utf-8")):
+            yield source.name, number, pairs.split(" -p ")[1:]
+
+
+def test_every_documented_run_command_passes_the_parameter_check():
+    """A command a learner copies from the docs must not be refused (a renamed parameter, a wrong type)."""
+    runs = list(_documented_runs())
+    assert len(runs) >= 5, runs  # the pattern still finds the commands
+    for source, number, pairs in runs:
+        (path,) = runner.select([number])
+        try:
+            runner.check_parameters(path, runner.parse_parameters(pairs))
+        except SystemExit as err:
+            pytest.fail(f"{source}: `python -m utils run {number} -p {' -p '.join(pairs)}` is refused: {err}")
