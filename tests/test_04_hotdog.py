@@ -53,7 +53,7 @@ def test_notebook_stops_with_the_mirror_command_when_resnet50_weights_are_missin
     monkeypatch.setenv("COURSE_SMOKE", "0")
     import utils
 
-    namespace = {"utils": utils, "backbones": backbones, "BACKBONE": "resnet50"}
+    namespace = {"utils": utils, "backbones": backbones, "BACKBONE": "resnet50", "IMAGE_SIZE": 224}
     with pytest.raises(SystemExit) as stop:  # IPython shows a SystemExit as its message, without a traceback
         exec(notebook_cell("find_weights"), namespace)
     message = str(stop.value)
@@ -66,7 +66,8 @@ def test_notebook_goes_on_when_the_weights_are_there(no_weights, monkeypatch, ca
     put_weights(no_weights["mirror"], "mobilenet_025")
     import utils
 
-    exec(notebook_cell("find_weights"), {"utils": utils, "backbones": backbones, "BACKBONE": "mobilenet_025"})
+    exec(notebook_cell("find_weights"), {"utils": utils, "backbones": backbones, "BACKBONE": "mobilenet_025",
+                                         "IMAGE_SIZE": 224})
     assert "ImageNet weights, mirror" in capsys.readouterr().out
 
 
