@@ -147,3 +147,13 @@ def test_every_documented_run_command_passes_the_parameter_check():
             runner.check_parameters(path, runner.parse_parameters(pairs))
         except SystemExit as err:
             pytest.fail(f"{source}: `python -m utils run {number} -p {' -p '.join(pairs)}` is refused: {err}")
+
+
+def test_results_keep_one_record_per_notebook_and_mode(course_env):
+    first = {"notebook": "06_mnist_dense", "mode": "smoke", "seconds": 20.0, "metrics": {"test_accuracy": 0.8}}
+    full = {"notebook": "06_mnist_dense", "mode": "full", "seconds": 110.0, "metrics": {"test_accuracy": 0.979}}
+    again = {**first, "seconds": 19.0}
+    runner.save_results([first, full])
+    path = runner.save_results([again])  # a later smoke run replaces the smoke record only
+    records = json.loads(path.read_text())
+    assert [(r["mode"], r["seconds"]) for r in records] == [("full", 110.0), ("smoke", 19.0)]

@@ -158,14 +158,15 @@ def table(records: list[dict]) -> str:
 
 
 def save_results(records: list[dict]) -> Path:
-    """Merge records into `build/results.json` (one record per notebook, newest wins)."""
+    """Merge records into `build/results.json`: one record per notebook and mode (smoke, full), newest wins."""
     path = env.build_dir() / "results.json"
     existing = json.loads(path.read_text()) if path.exists() else []
-    merged = {r["notebook"]: r for r in existing}
-    merged.update({r["notebook"]: r for r in records})
+    merged = {(r["notebook"], r["mode"]): r for r in existing}
+    merged.update({(r["notebook"], r["mode"]): r for r in records})
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(sorted(merged.values(), key=lambda r: r["notebook"]), indent=2) + "\n")
+    ordered = [merged[key] for key in sorted(merged)]
+    tmp.write_text(json.dumps(ordered, indent=2) + "\n")
     os.replace(tmp, path)
     return path
 
