@@ -46,7 +46,10 @@ def test_missing_weights_in_smoke_mode_mean_random_weights(no_weights):
 
 def test_weights_in_the_mirror_are_found(no_weights):
     path = put_weights(no_weights["mirror"], "mobilenet_025")
-    assert backbones.find_weights("mobilenet_025")[0] == str(path)
+    weights, where = backbones.find_weights("mobilenet_025")
+    assert weights == str(path)
+    # results tables name the mirror relative to $COURSE_DATA_DIR, never by this machine's path
+    assert where == "ImageNet weights, mirror $COURSE_DATA_DIR/keras_home/models/" + path.name
 
 
 def test_notebook_stops_with_the_mirror_command_when_resnet50_weights_are_missing(no_weights, monkeypatch):

@@ -84,11 +84,13 @@ def find_weights(name: str) -> tuple[str | None, str]:
     check_backbone(name)
     spec = BACKBONES[name]
     mirror = data.mirror_dir()
-    candidates = [("mirror", mirror / "keras_home" / "models" / spec.weights_file)] if mirror else []
-    candidates.append(("cache", _keras_home() / "models" / spec.weights_file))
-    for where, path in candidates:
+    shown = f"keras_home/models/{spec.weights_file}"  # results name the mirror relative to $COURSE_DATA_DIR
+    candidates = [("mirror", mirror / shown, f"$COURSE_DATA_DIR/{shown}")] if mirror else []
+    cached = _keras_home() / "models" / spec.weights_file
+    candidates.append(("cache", cached, str(cached)))
+    for where, path, description in candidates:
         if path.is_file():
-            return str(path), f"ImageNet weights, {where} {path}"
+            return str(path), f"ImageNet weights, {where} {description}"
     if not env.is_offline():
         return "imagenet", "ImageNet weights, Keras download"
     if env.is_smoke():
