@@ -181,9 +181,7 @@ def export_backbone(name: str = "mobilenet_025") -> Path:
     The folder name records where the weights came from (a hash of the ImageNet weight file, or
     `random`), so an export made with stand-in random weights is never used once real weights exist.
     """
-    from .backbones import find_weights, load_backbone
-
-    weights, _ = find_weights(name)
+    weights, _ = backbones.find_weights(name)
     if weights and os.path.isfile(weights):
         with open(weights, "rb") as f:
             tag = "imagenet-" + hashlib.sha256(f.read()).hexdigest()[:12]
@@ -192,7 +190,7 @@ def export_backbone(name: str = "mobilenet_025") -> Path:
     target = hub_cache_dir() / f"{name}-{tag}"
     if (target / "saved_model.pb").is_file():
         return target
-    model, preprocess = load_backbone(name)
+    model, preprocess = backbones.load_backbone(name)
     print(f"Exporting {name} ({tag} weights) as a TF Hub SavedModel to {target} (once) ...")
     staging = target.with_name(f".{target.name}.exporting-{os.getpid()}")
     try:
@@ -263,7 +261,7 @@ class HubLayer(keras.layers.Layer):
                              f"it can only be used frozen (trainable=False).")
 
     def call(self, inputs, training=None):
-        training = bool(training) and self.trainable and getattr(self, 'module_training', True)
+        training = bool(training) and self.trainable
         if self._reusable:
             outputs = self._module(inputs, training=training)
             if training:  # the module's own weight decay, if it declares any (as hub.KerasLayer does)
