@@ -162,11 +162,7 @@ def images_per_second(
     charged to the first contender only. The median of several passes resists the odd slow pass
     caused by other programs on a shared machine.
     """
-    if repeats < 1:
-        raise ValueError(f"repeats must be at least 1, got {repeats}")
-    for _ in range(warmup):
-        time_pass(iterable_factory, n_images)
-    return Throughput([time_pass(iterable_factory, n_images) for _ in range(repeats)], n_images)
+    return compare_throughput({"pipeline": iterable_factory}, n_images, repeats, warmup)["pipeline"]
 
 
 def compare_throughput(
