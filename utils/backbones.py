@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import difflib
 import numbers
-import os
 from dataclasses import dataclass
-from pathlib import Path
 
 from . import data, env
 
@@ -75,18 +73,14 @@ def check_image_size(name: str, image_size, own_size: int, min_size: int) -> int
     return int(image_size)
 
 
-def _keras_home() -> Path:
-    return Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras").expanduser()
-
-
 def find_weights(name: str) -> tuple[str | None, str]:
     """(weights argument for keras.applications, description of where they come from)."""
     check_backbone(name)
     spec = BACKBONES[name]
     mirror = data.mirror_dir()
-    shown = f"keras_home/models/{spec.weights_file}"  # results name the mirror relative to $COURSE_DATA_DIR
-    candidates = [("mirror", mirror / shown, f"$COURSE_DATA_DIR/{shown}")] if mirror else []
-    cached = _keras_home() / "models" / spec.weights_file
+    in_mirror = f"keras_home/models/{spec.weights_file}"
+    candidates = [("mirror", mirror / in_mirror, data.mirror_label(in_mirror))] if mirror else []
+    cached = data.keras_home() / "models" / spec.weights_file
     candidates.append(("cache", cached, str(cached)))
     for where, path, description in candidates:
         if path.is_file():
@@ -98,7 +92,7 @@ def find_weights(name: str) -> tuple[str | None, str]:
     raise data.DataUnavailableError(
         f"No ImageNet weights for {name!r} offline: {spec.weights_file} is not in "
         f"{mirror / 'keras_home/models' if mirror else 'a mirror (COURSE_DATA_DIR not set)'} "
-        f"nor in {_keras_home() / 'models'}. Fix: run `python -m utils download imagenet:{name}` with "
+        f"nor in {data.keras_home() / 'models'}. Fix: run `python -m utils download imagenet:{name}` with "
         f"internet, or use BACKBONE='mobilenet_025' if only its weights are available. {data.HELP}"
     )
 

@@ -188,12 +188,21 @@ def mirror_dir() -> Path | None:
     return Path(value).expanduser() if value else None
 
 
+def mirror_label(rel: str | Path) -> str:
+    """How results name a path inside the mirror: relative to `$COURSE_DATA_DIR`, never this machine's path."""
+    return f"$COURSE_DATA_DIR/{Path(rel).as_posix()}"
+
+
+def keras_home() -> Path:
+    """Keras' own folder: `$KERAS_HOME`, else `~/.keras` (its `datasets/` and `models/` caches)."""
+    return Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras").expanduser()
+
+
 def cache_dir() -> Path:
     """Download cache: `COURSE_CACHE_DIR`, else Keras' own dataset cache (`$KERAS_HOME/datasets`)."""
     if os.environ.get("COURSE_CACHE_DIR"):
         return Path(os.environ["COURSE_CACHE_DIR"]).expanduser()
-    keras_home = os.environ.get("KERAS_HOME") or Path.home() / ".keras"
-    return Path(keras_home).expanduser() / "datasets"
+    return keras_home() / "datasets"
 
 
 def sources() -> dict[str, str]:
@@ -226,7 +235,7 @@ def locate(name: str, *, allow_standin: bool = True) -> Path:
     if mirror is not None:
         for rel in (ds.folder, *ds.aliases):
             if _is_complete(mirror / rel, ds):
-                note_source(name, f"real, mirror $COURSE_DATA_DIR/{rel}")
+                note_source(name, f"real, mirror {mirror_label(rel)}")
                 return mirror / rel
     cached = cache_dir() / ds.folder
     if _is_complete(cached, ds):
