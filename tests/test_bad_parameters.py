@@ -67,7 +67,7 @@ def test_find_weights_names_the_choices_for_an_unknown_backbone(course_env):
         backbones.find_weights("vgg16")  # notebooks 02 and 04 call it first; it was a bare KeyError
 
 
-# --- MODEL_NAME and IMAGE_SIZE for TF Hub models (notebook 01) --------------------------------------------
+# --- MODEL_NAME and IMAGE_SIZE for TF Hub models (notebook 06) --------------------------------------------
 
 def test_hub_model_name_and_size_refusals(course_env):
     hub = pytest.importorskip("utils.hub")
@@ -193,10 +193,10 @@ def test_locate_in_full_mode_offline_says_how_to_get_the_data(course_env, monkey
 # --- the runner ---------------------------------------------------------------------------------------------
 
 RUNNER_CASES = [  # (arguments, words on stderr)
-    (["run", "06", "-p", "UNKNOWN=1"], ["06_mnist_dense has no parameter UNKNOWN", "Its parameters:", "EPOCHS"]),
-    (["run", "06", "-p", "epochs=3"], ["has no parameter epochs", "EPOCHS"]),
-    (["run", "06", "-p", "EPOCHS"], ["-p expects NAME=VALUE", "'EPOCHS'"]),
-    (["run", "99"], ["'99' matches no notebook", "06_mnist_dense"]),
+    (["run", "01", "-p", "UNKNOWN=1"], ["01_mnist_dense has no parameter UNKNOWN", "Its parameters:", "EPOCHS"]),
+    (["run", "01", "-p", "epochs=3"], ["has no parameter epochs", "EPOCHS"]),
+    (["run", "01", "-p", "EPOCHS"], ["-p expects NAME=VALUE", "'EPOCHS'"]),
+    (["run", "99"], ["'99' matches no notebook", "01_mnist_dense"]),
 ]
 
 
@@ -238,13 +238,13 @@ def test_runner_accepts_every_parameter_the_notebook_declares(path):
 
 def test_runner_refuses_a_value_of_the_wrong_type():
     with pytest.raises(SystemExit, match="EPOCHS"):
-        runner.check_parameters(env.REPO_ROOT / "notebooks" / "06_mnist_dense.ipynb", {"EPOCHS": "three"})
+        runner.check_parameters(env.REPO_ROOT / "notebooks" / "01_mnist_dense.ipynb", {"EPOCHS": "three"})
 
 
 # --- saved models: safe mode, identical predictions -----------------------------------------------------------
 
 def test_course_registers_only_serializables_that_have_a_round_trip_test():
-    pytest.importorskip("utils.hub")  # registers HubLayer (its round trip: test_01_hub.py)
+    pytest.importorskip("utils.hub")  # registers HubLayer (its round trip: test_06_hub.py)
     course = {name for name in keras.saving.get_custom_objects() if name.startswith("course>")}
     assert course == {"course>HubLayer"}, f"new registered objects need a save/reload test here: {course}"
 
@@ -310,7 +310,7 @@ SHORT_FITS = {
     ("04", "net.fit("): "the original's 3 epochs x 10 steps",
     ("04", "clf.fit("): "scikit-learn's logistic regression",
     ("05", "head.fit("): "a softmax layer on cached features",
-    ("06", "m.fit("): "the learning-rate experiment on a subset",
+    ("01", "m.fit("): "the learning-rate experiment on a subset",
 }
 
 

@@ -17,15 +17,15 @@ def test_smoke_and_offline_flags(monkeypatch, value, expected):
 def test_run_dir_keeps_smoke_and_full_apart_and_can_start_fresh(tmp_path, monkeypatch):
     monkeypatch.setenv("COURSE_BUILD_DIR", str(tmp_path))
     monkeypatch.setenv("COURSE_SMOKE", "1")
-    smoke = env.run_dir("06_mnist_dense", "backup")
+    smoke = env.run_dir("01_mnist_dense", "backup")
     (smoke / "state").write_text("x")
     monkeypatch.setenv("COURSE_SMOKE", "0")
-    full = env.run_dir("06_mnist_dense", "backup")
+    full = env.run_dir("01_mnist_dense", "backup")
     assert smoke != full and smoke.is_dir() and full.is_dir()
     assert not any(full.iterdir()), "a full run never sees a smoke run's state"
     monkeypatch.setenv("COURSE_SMOKE", "1")
-    assert (env.run_dir("06_mnist_dense", "backup") / "state").exists()
-    assert not any(env.run_dir("06_mnist_dense", "backup", fresh=True).iterdir())
+    assert (env.run_dir("01_mnist_dense", "backup") / "state").exists()
+    assert not any(env.run_dir("01_mnist_dense", "backup", fresh=True).iterdir())
 
 
 def test_set_seed_repeats_numpy_and_tensorflow_draws():

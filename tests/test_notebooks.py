@@ -12,12 +12,12 @@ from utils import env, runner
 
 NOTEBOOKS = runner.notebooks()
 EXPECTED = [
-    "01_hub_transfer_learning",
+    "01_mnist_dense",
     "02_fashion_mnist_cnns",
     "03_image_augmentation",
     "04_hotdog_fine_tuning",
     "05_grocery_retrain",
-    "06_mnist_dense",
+    "06_hub_transfer_learning",
 ]
 
 

@@ -90,7 +90,7 @@ def test_killed_training_resumes_from_its_last_epoch_and_a_finished_one_starts_f
     assert third[0]["begin"] == 0 and [e["end"] for e in third if "end" in e] == list(range(6))
 
 
-REPEATABLE = ["06_mnist_dense", "04_hotdog_fine_tuning"]
+REPEATABLE = ["01_mnist_dense", "04_hotdog_fine_tuning"]
 
 
 @pytest.mark.parametrize("name", REPEATABLE)
@@ -109,9 +109,9 @@ def test_two_smoke_runs_record_identical_metrics(name, tmp_path, monkeypatch):
 # A bad parameter must stop the notebook with its clear message before any training has run.
 # (notebook, parameters, words the error must contain); runs in smoke mode, offline.
 BAD_NOTEBOOK_PARAMETERS = [
-    ("01_hub_transfer_learning", {"MODEL_NAME": "efficientnet-b0"}, "Unknown MODEL_NAME 'efficientnet-b0'"),
-    ("01_hub_transfer_learning", {"IMAGE_SIZE": 16}, "at least 32x32 pixels; got IMAGE_SIZE=16"),
-    ("01_hub_transfer_learning", {"DATA_DIR": "/no/such/photos"}, "/no/such/photos does not exist"),
+    ("06_hub_transfer_learning", {"MODEL_NAME": "efficientnet-b0"}, "Unknown MODEL_NAME 'efficientnet-b0'"),
+    ("06_hub_transfer_learning", {"IMAGE_SIZE": 16}, "at least 32x32 pixels; got IMAGE_SIZE=16"),
+    ("06_hub_transfer_learning", {"DATA_DIR": "/no/such/photos"}, "/no/such/photos does not exist"),
     ("04_hotdog_fine_tuning", {"BACKBONE": "vgg16"}, "Set BACKBONE to one of"),
     ("04_hotdog_fine_tuning", {"IMAGE_SIZE": 16}, "Set IMAGE_SIZE to 32 or more"),
     ("05_grocery_retrain", {"BACKBONE": "inception"}, "Set BACKBONE to one of"),

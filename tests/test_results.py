@@ -9,8 +9,8 @@ from utils import data, results
 
 def test_record_results_writes_mode_data_and_rounded_metrics(course_env, capsys):
     data.note_source("mnist", "real, mirror /m/mnist")
-    record = results.record_results("06_mnist_dense", test_accuracy=0.981234, seconds=12)
-    saved = json.loads(results.metrics_path("06_mnist_dense").read_text())
+    record = results.record_results("01_mnist_dense", test_accuracy=0.981234, seconds=12)
+    saved = json.loads(results.metrics_path("01_mnist_dense").read_text())
     assert saved == record
     assert saved["mode"] == "smoke"
     assert saved["data"] == "mnist: real, mirror /m/mnist"

@@ -95,7 +95,7 @@ def test_cli_download_refuses_offline(monkeypatch):
 
 
 RECORDS = [
-    {"notebook": "06_mnist_dense", "mode": "full", "data": "mnist: real", "seconds": 95.2,
+    {"notebook": "01_mnist_dense", "mode": "full", "data": "mnist: real", "seconds": 95.2,
      "metrics": {"test_accuracy": 0.9771, "train_seconds": 80.1}},
     {"notebook": "04_hotdog_fine_tuning", "mode": "smoke", "data": "hotdog: STAND-IN", "seconds": 30.0,
      "metrics": {}, "error": "ValueError: boom", "parameters": {"BACKBONE": "mobilenet_025"}},
@@ -105,8 +105,8 @@ RECORDS = [
 def test_markdown_table_lists_every_record_without_timing_metrics():
     table = runner.markdown_table(RECORDS).splitlines()
     assert table[0] == "| notebook | mode | data | wall time | metrics |"
-    assert table[2] == "| 04_hotdog_fine_tuning | smoke `BACKBONE=mobilenet_025` | hotdog: STAND-IN | 30 s | failed: ValueError: boom |"
-    assert table[3] == "| 06_mnist_dense | full | mnist: real | 95 s | test_accuracy 0.9771 |"
+    assert table[2] == "| 01_mnist_dense | full | mnist: real | 95 s | test_accuracy 0.9771 |"
+    assert table[3] == "| 04_hotdog_fine_tuning | smoke `BACKBONE=mobilenet_025` | hotdog: STAND-IN | 30 s | failed: ValueError: boom |"
 
 
 def test_update_readme_replaces_only_the_marked_block(tmp_path):
@@ -150,8 +150,8 @@ def test_every_documented_run_command_passes_the_parameter_check():
 
 
 def test_results_keep_one_record_per_notebook_and_mode(course_env):
-    first = {"notebook": "06_mnist_dense", "mode": "smoke", "seconds": 20.0, "metrics": {"test_accuracy": 0.8}}
-    full = {"notebook": "06_mnist_dense", "mode": "full", "seconds": 110.0, "metrics": {"test_accuracy": 0.979}}
+    first = {"notebook": "01_mnist_dense", "mode": "smoke", "seconds": 20.0, "metrics": {"test_accuracy": 0.8}}
+    full = {"notebook": "01_mnist_dense", "mode": "full", "seconds": 110.0, "metrics": {"test_accuracy": 0.979}}
     again = {**first, "seconds": 19.0}
     runner.save_results([first, full])
     path = runner.save_results([again])  # a later smoke run replaces the smoke record only

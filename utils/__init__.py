@@ -4,7 +4,7 @@
     utils.setup()                                # versions, device, mode, seeds
     (x_train, y_train), (x_test, y_test) = utils.load_mnist()
     utils.plot_history(history)
-    utils.record_results("06_mnist_dense", test_accuracy=acc)
+    utils.record_results("01_mnist_dense", test_accuracy=acc)
 
 Submodules: `env` (mode, seeds, devices), `data` (datasets), `images` (image folders),
 `backbones` (pretrained networks), `plots`, `results`, `runner` (`python -m utils run`),

@@ -11,7 +11,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="execute notebooks headless (smoke mode unless --full) and tabulate results")
-    run.add_argument("notebooks", nargs="*", help="names or numbers, e.g. 06 or mnist_dense (default: all)")
+    run.add_argument("notebooks", nargs="*", help="names or numbers, e.g. 01 or mnist_dense (default: all)")
     run.add_argument("--full", action="store_true", help="full-size data and training instead of smoke mode")
     run.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
                      help="override a notebook parameter, e.g. -p EPOCHS=5 (repeatable)")

@@ -121,7 +121,7 @@ def pick_model(name: str, image_size: int | None = None) -> tuple[HubModel, int]
             raise data.DataUnavailableError(
                 f"MODEL_NAME={name!r} is downloaded from {model.handle}, but COURSE_OFFLINE=1 forbids downloads. "
                 f"Fix: use MODEL_NAME='mobilenet_025' (exported locally from the course's offline weights), "
-                f"e.g. `python -m utils run --full 01 -p MODEL_NAME=mobilenet_025`, or run with internet."
+                f"e.g. `python -m utils run --full 06 -p MODEL_NAME=mobilenet_025`, or run with internet."
             )
         bar = "!" * 78
         print(f"{bar}\n! OFFLINE: {name} cannot be downloaded from tfhub.dev; smoke mode uses the local "

@@ -1,6 +1,6 @@
 """The one call a notebook makes to report its headline numbers to the runner.
 
-`record_results("06_mnist_dense", test_accuracy=0.981)` writes `build/metrics/06_mnist_dense.json`;
+`record_results("01_mnist_dense", test_accuracy=0.981)` writes `build/metrics/01_mnist_dense.json`;
 `python -m utils run` collects those into `build/results.json` and its summary table.
 """
 
