@@ -52,6 +52,20 @@ def build_dir() -> Path:
     return Path(os.environ.get("COURSE_BUILD_DIR") or REPO_ROOT / "build")
 
 
+_RUN_PARAMETERS: dict = {}
+
+
+def set_run_parameters(parameters: dict) -> None:
+    """Remember this run's checked parameters (`utils.check_parameters` calls it): they key its backups."""
+    _RUN_PARAMETERS.clear()
+    _RUN_PARAMETERS.update(parameters)
+
+
+def run_parameters() -> dict:
+    """The parameters this run was checked with (empty before `utils.check_parameters`)."""
+    return dict(_RUN_PARAMETERS)
+
+
 def run_dir(notebook: str, *parts: str, fresh: bool = False) -> Path:
     """A notebook's own folder for checkpoints, logs and saved models: `build/runs/<notebook>/<parts>`.
 

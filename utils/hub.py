@@ -54,6 +54,8 @@ def _catalogue() -> list[HubModel]:
     models = [
         HubModel("mobilenet_025", EXPORT_PREFIX + "mobilenet_025", 224, "Apache-2.0 (Keras Applications weights)",
                  "MobileNet alpha 0.25, 218k parameters, exported here from keras.applications: works offline"),
+        HubModel("mobilenet_100", EXPORT_PREFIX + "mobilenet_100", 224, "Apache-2.0 (Keras Applications weights)",
+                 "MobileNet alpha 1.0, 3.2M parameters, exported here from keras.applications: works offline"),
     ]
     v2_sizes = {"s": 384, "m": 480, "l": 480, "xl": 512, "b0": 224, "b1": 240, "b2": 260, "b3": 300}
     for variant, size in v2_sizes.items():
