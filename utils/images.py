@@ -413,8 +413,9 @@ def _problem_list(items: list[tuple[str, str]], where) -> str:
 # --- a folder ----------------------------------------------------------------------------------
 
 
-def _folder_words() -> str:
-    return "DATA_DIR" if "DATA_DIR" in env.run_parameters() else "the folder you scan"
+def _point(target: str) -> str:
+    """"Point DATA_DIR at <target>" where this run has a DATA_DIR parameter, else "Use <target>"."""
+    return f"Point DATA_DIR at {target}" if "DATA_DIR" in env.run_parameters() else f"Use {target}"
 
 
 def _list_dir(path: str) -> list[os.DirEntry]:
@@ -507,11 +508,11 @@ def _resolve_root(root) -> Path:
             what = "does not exist"
         else:
             what = f"cannot be reached ({err.strerror or err})"
-        raise ImageFolderError(f"{show(root)}{where} {what}. Point {_folder_words()} at a folder that has one "
-                               f"sub-folder per class, {example}.") from None
+        raise ImageFolderError(f"{show(root)}{where} {what}. {_point('a folder that has one sub-folder per class')}, "
+                               f"{example}.") from None
     if not stat.S_ISDIR(st.st_mode):
-        raise ImageFolderError(f"{show(root)}{where} is a file, not a folder. Point {_folder_words()} at a folder "
-                               f"that has one sub-folder per class, {example}.")
+        raise ImageFolderError(f"{show(root)}{where} is a file, not a folder. "
+                               f"{_point('a folder that has one sub-folder per class')}, {example}.")
     return root
 
 
@@ -548,8 +549,9 @@ def scan_image_folder(root, *, skip_bad: bool = False, min_classes: int = 2, wor
     try:
         top = _list_dir(str(root))
     except OSError as err:
-        raise ImageFolderError(f"{show(root)} cannot be read ({err.strerror or err}). Fix its permissions, or point "
-                               f"{_folder_words()} at a readable copy of your photos.") from None
+        fix = _point("a readable copy of your photos")
+        raise ImageFolderError(f"{show(root)} cannot be read ({err.strerror or err}). Fix its permissions, or "
+                               f"{fix[0].lower()}{fix[1:]}.") from None
     class_dirs, loose = [], []
     for entry in top:
         if entry.name.startswith("."):
@@ -562,13 +564,15 @@ def scan_image_folder(root, *, skip_bad: bool = False, min_classes: int = 2, wor
             loose.append(entry)
     splits = _split_folders(class_dirs)
     if splits:
-        names = ", ".join(d.name + "/" for d in splits)
+        names = ", ".join(show(d.name) + "/" for d in splits)
         first = next((d for d in splits if d.name.lower() in ("train", "training")), splits[0])
+        others = [d for d in splits if d is not first]
+        test = next((d for d in others if d.name.lower() in ("test", "testing")), others[0] if others else None)
         raise ImageFolderError(
             f"{show(root)} holds {names}: a dataset already split into train/test, not one folder per class "
-            f"(training on it would learn '{splits[0].name}' versus '{splits[-1].name}'). Point "
-            f"{_folder_words()} at one split, e.g. {show(Path(first.path))} (its sub-folders are the classes)"
-            + (f", and use {show(Path(splits[-1].path))} for testing." if len(splits) > 1 else "."))
+            f"(training on it would learn '{show(splits[0].name)}' versus '{show(splits[-1].name)}'). "
+            f"{_point('one split')}, e.g. {show(Path(first.path))} (its sub-folders are the classes)"
+            + (f", and use {show(Path(test.path))} for testing." if test else "."))
     root_real = os.path.realpath(root)
     visited = {root_real}
     per_class: list[tuple[str, list[tuple[str, str]]]] = []
@@ -625,8 +629,8 @@ def scan_image_folder(root, *, skip_bad: bool = False, min_classes: int = 2, wor
         raise ImageFolderError(_problem_list(found.skipped, root) + "\n" + _skip_hint())
     if len(found.class_names) < min_classes:
         photos = [e.name for e in loose if os.path.splitext(e.name)[1].lower() in IMAGE_EXTENSIONS]
-        hint = (f" It holds {len(photos)} image(s) directly: is it one class's folder? Point {_folder_words()} at "
-                f"its parent." if photos else "")
+        hint = (f" It holds {len(photos)} image(s) directly: is it one class's folder? "
+                f"{_point('its parent')}." if photos else "")
         raise ImageFolderError(
             f"{show(root)} has {len(found.class_names)} class folder(s) with images "
             f"({', '.join(show(n) for n in found.class_names) or 'none'}); a classifier needs at least "
