@@ -17,6 +17,7 @@ import gzip
 import hashlib
 import os
 import shutil
+import sys
 import tarfile
 import urllib.request
 import zipfile
@@ -183,9 +184,45 @@ DATASETS: dict[str, Dataset] = {
 _SOURCES: dict[str, str] = {}
 
 
+#: Folders the course reads from the environment; a relative one is resolved once (`resolve_environment`).
+FOLDER_VARIABLES = ("COURSE_DATA_DIR", "COURSE_CACHE_DIR", "COURSE_BUILD_DIR", "KERAS_HOME")
+
+
+def _typed_in() -> str:
+    """The folder a relative path was typed in.
+
+    The current folder, except in a notebook kernel: Jupyter, nbval and papermill start kernels in the
+    notebook's folder, while `$PWD` still names the shell folder where the user typed the command.
+    """
+    pwd = os.environ.get("PWD")
+    if "ipykernel" in sys.modules and pwd and os.path.isabs(pwd) and os.path.isdir(pwd):
+        return pwd
+    return os.getcwd()
+
+
+def _env_folder(name: str) -> Path | None:
+    value = os.environ.get(name)
+    if not value:
+        return None
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else Path(_typed_in()) / path
+
+
+def resolve_environment() -> None:
+    """Make relative `COURSE_DATA_DIR`, `COURSE_CACHE_DIR`, `COURSE_BUILD_DIR` and `KERAS_HOME` absolute, once.
+
+    Called when `utils` is imported (before Keras reads `KERAS_HOME`) and by `python -m utils` before any
+    kernel starts, so that every process (kernels run in `notebooks/`) sees the same folders.
+    """
+    for name in FOLDER_VARIABLES:
+        path = _env_folder(name)
+        if path is not None and os.environ[name] != str(path):
+            os.environ[name] = str(path)
+
+
 def mirror_dir() -> Path | None:
-    value = os.environ.get("COURSE_DATA_DIR")
-    return Path(value).expanduser() if value else None
+    """The offline mirror, `$COURSE_DATA_DIR` (absolute; a relative value is taken from where it was typed)."""
+    return _env_folder("COURSE_DATA_DIR")
 
 
 def mirror_label(rel: str | Path) -> str:
@@ -195,14 +232,12 @@ def mirror_label(rel: str | Path) -> str:
 
 def keras_home() -> Path:
     """Keras' own folder: `$KERAS_HOME`, else `~/.keras` (its `datasets/` and `models/` caches)."""
-    return Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras").expanduser()
+    return _env_folder("KERAS_HOME") or Path.home() / ".keras"
 
 
 def cache_dir() -> Path:
     """Download cache: `COURSE_CACHE_DIR`, else Keras' own dataset cache (`$KERAS_HOME/datasets`)."""
-    if os.environ.get("COURSE_CACHE_DIR"):
-        return Path(os.environ["COURSE_CACHE_DIR"]).expanduser()
-    return keras_home() / "datasets"
+    return _env_folder("COURSE_CACHE_DIR") or keras_home() / "datasets"
 
 
 def sources() -> dict[str, str]:
