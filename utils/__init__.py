@@ -19,6 +19,7 @@ from .data import (
     DATASETS,
     FASHION_CLASSES,
     ChecksumError,
+    DamagedDataError,
     DataUnavailableError,
     UnsafeArchiveError,
     load_fashion_mnist,
@@ -48,7 +49,7 @@ def __getattr__(name):  # plots and backbones import matplotlib/keras: load them
 
 
 __all__ = [
-    "BACKBONES", "DATASETS", "FASHION_CLASSES", "SEED", "ChecksumError", "DataUnavailableError",
+    "BACKBONES", "DATASETS", "FASHION_CLASSES", "SEED", "ChecksumError", "DamagedDataError", "DataUnavailableError",
     "ImageFolderError", "ParameterError", "UnsafeArchiveError", "check_backbone", "check_count", "check_parameters",
     "get_strategy", "in_colab", "is_offline", "is_smoke",
     "load_backbone", "load_fashion_mnist", "load_mnist", "locate", "make_dataset", "mode",
