@@ -438,3 +438,19 @@ def test_take_checks_a_limit_against_the_data(limit, parameter, holdout, outcome
 def test_the_subset_functions_are_exported():
     assert utils.take is subsets.take and utils.split_validation is subsets.split_validation
     assert utils.take_per_class is subsets.take_per_class and issubclass(utils.ParameterError, ValueError)
+
+
+def test_image_data_generator_reads_exactly_the_scanned_files(tmp_path):
+    """The original tutorials' ImageDataGenerator: given the scan's dataframe, it never meets a bad file."""
+    tf = pytest.importorskip("tensorflow")
+    root = classes(tmp_path / "d", {"a": 2, "b": 2})
+    (root / "a" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 cut")
+    Image.new("RGB", (12, 10), (9, 9, 9)).save(root / "b" / "scan.tif")
+    Image.new("RGB", (12, 10), (9, 99, 9)).save(root / "b" / "web.webp")
+    found = scan_image_folder(root, skip_bad=True)
+    frame = found.dataframe()
+    assert list(frame.columns) == ["filename", "class", "source"] and len(frame) == 6
+    flow = tf.keras.preprocessing.image.ImageDataGenerator().flow_from_dataframe(
+        frame, target_size=(8, 8), batch_size=16, shuffle=False, validate_filenames=False)
+    x, y = next(flow)
+    assert x.shape == (6, 8, 8, 3) and flow.class_indices == {"a": 0, "b": 1}

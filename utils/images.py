@@ -121,6 +121,18 @@ class ImageFolder:
     def counts(self) -> dict[str, int]:
         return {name: self.labels.count(i) for i, name in enumerate(self.class_names)}
 
+    def dataframe(self):
+        """The checked files as a pandas DataFrame (`filename`, `class`, `source`), for code that reads files itself.
+
+        `ImageDataGenerator.flow_from_dataframe(folder.dataframe(), validate_filenames=False)` reads exactly
+        what the scan kept (converted copies included), where `flow_from_directory` would read the folder
+        again, bad files, unrotated phone photos and all. (`validate_filenames=True` would drop WebP and GIF.)
+        """
+        import pandas as pd
+
+        return pd.DataFrame({"filename": self.files, "class": [self.class_names[i] for i in self.labels],
+                             "source": self.sources})
+
     @property
     def cross_class_duplicates(self) -> list[tuple[str, ...]]:
         """Groups of identical photos filed under more than one class: their labels contradict each other."""
