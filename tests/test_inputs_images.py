@@ -16,6 +16,7 @@ import io
 import os
 import struct
 import zipfile
+import zlib
 
 import numpy as np
 import pytest
@@ -172,6 +173,14 @@ def huge(p):
     Image.new("1", (9000, 6000)).save(p, format="PNG")
 
 
+def bomb(p):
+    """A PNG whose header claims 20000x20000 pixels (400 M): Pillow refuses it before allocating anything."""
+    def chunk(kind, body):
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+    ihdr = struct.pack(">IIBBBBB", 20000, 20000, 8, 2, 0, 0, 0)
+    _bytes(p, b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 100)) + chunk(b"IEND", b""))
+
+
 def dangling(p):
     p.parent.mkdir(parents=True, exist_ok=True)
     os.symlink(p.parent / "gone.jpg", p)
@@ -288,7 +297,8 @@ CASES = [
     ("camera.CR2", lambda p: _bytes(p, b"II*\x00" + b"\0" * 64), "bad", "camera RAW", None),
     ("archive.jpg", zipped, "bad", "a zip archive", None),
     ("document.jpg", lambda p: _bytes(p, b"%PDF-1.4\n" + b"\0" * 64), "bad", "a PDF document", None),
-    ("huge.png", huge, "bad", "too large", None),
+    ("huge.png", huge, "bad", "too large (9000x6000 pixels)", None),
+    ("bomb.png", bomb, "bad", "too large to decode safely", None),
     ("broken_link.jpg", dangling, "bad", "a broken link: it points to", None),
     ("link_loop.jpg", self_loop, "bad", "link loop", None),
     # not photos: ignored, and listed

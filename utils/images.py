@@ -286,14 +286,12 @@ def inspect_image(path) -> ImageCheck:
     except OSError as err:
         return ImageCheck("bad", f"cannot be read ({err.strerror or err}): check its permissions")
     digest = hashlib.sha256(data).hexdigest()
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as im:
-                width, height = im.size
-                fmt, mode = im.format, im.mode
-                frames = getattr(im, "n_frames", 1)
-                orientation = im.getexif().get(_ORIENTATION, 1)
+    try:  # (no warnings.catch_warnings here: it is not thread-safe; MAX_PIXELS is below Pillow's warning limit)
+        with Image.open(io.BytesIO(data)) as im:
+            width, height = im.size
+            fmt, mode = im.format, im.mode
+            frames = getattr(im, "n_frames", 1)
+            orientation = im.getexif().get(_ORIENTATION, 1)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         return ImageCheck("bad", "too large to decode safely (decompression-bomb limit)", digest=digest)
     except UnidentifiedImageError:
