@@ -42,14 +42,14 @@ IMAGE_EXTENSIONS = {
     ".tga", ".ico", ".qoi", ".psd", ".avif", ".mpo",
 }  # fmt: skip
 
-_CONVERT_HINT = ("Convert it to JPEG or PNG (e.g. `python -c \"from PIL import Image; Image.open('IN').save('OUT.jpg')\"` "
-                 "with the right plugin, an image editor, or your phone's 'most compatible' export setting).")
+_CONVERT_HINT = ("Convert it to JPEG or PNG: an image editor can, or Pillow with the right plugin "
+                 "(`Image.open('photo.xyz').save('photo.jpg')`).")
 
 #: Photo formats the course cannot read, by extension: what they are and what to do.
 UNREADABLE = {
-    ".heic": "HEIC (Apple's iPhone photo format), which TensorFlow and Pillow cannot read. On the iPhone choose "
-             "Settings > Camera > Formats > Most Compatible, or export as JPEG; or `pip install pillow-heif` and "
-             "convert: " + _CONVERT_HINT,
+    ".heic": "HEIC (Apple's iPhone photo format), which TensorFlow and Pillow cannot read. Convert it to JPEG: on "
+             "the iPhone choose Settings > Camera > Formats > Most Compatible for new photos; on a Mac, Preview's "
+             "File > Export; in Python, `pip install pillow-heif`, then Pillow can open and save it as JPEG.",
     ".heif": "HEIF (the HEIC family), which TensorFlow and Pillow cannot read. " + _CONVERT_HINT,
     ".hif": "HEIF (the HEIC family), which TensorFlow and Pillow cannot read. " + _CONVERT_HINT,
     ".jxl": "JPEG XL, which TensorFlow and Pillow cannot read. " + _CONVERT_HINT,
