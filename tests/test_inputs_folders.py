@@ -212,6 +212,14 @@ def test_a_clean_folder_gives_exact_classes_counts_and_order(tmp_path):
     assert not (found.skipped or found.converted or found.ignored or found.duplicates)
 
 
+def test_a_class_named_like_a_split_is_a_class(tmp_path):
+    root = classes(tmp_path / "vehicles", {"car": 2})
+    for year in ("2019", "2020"):
+        photo(root / "train" / year / "steam.jpg", (int(year) % 256, 1, 1))
+    found = scan_image_folder(root)
+    assert found.counts() == {"car": 2, "train": 2}
+
+
 def test_links_are_followed_once_and_loops_are_listed(tmp_path):
     root = classes(tmp_path / "d", {"cats": 2})
     classes(tmp_path / "elsewhere", {"dogs": 2}, shade=200)

@@ -10,9 +10,9 @@ What is read (`FORMATS`): the check decodes every photo with the pipeline's own 
 
 - JPEG, PNG, GIF (first frame), BMP (24/32-bit) and WebP are read as they are;
 - TIFF, JPEG 2000, PPM/PGM/PBM, TGA, ICO, QOI, PSD, AVIF (where Pillow reads it), BMP and WebP variants
-  TensorFlow cannot decode (1/4/8/16-bit or RLE BMPs, WebP with transparency or animation), and every photo whose EXIF
-  orientation says "rotate me" (phone photos) are converted once into a corrected copy in the course's
-  cache (`$COURSE_CACHE_DIR/converted-images/`, named by content), and listed;
+  TensorFlow cannot decode (1/4/8/16-bit or RLE BMPs, WebP with transparency or animation), and every
+  photo whose EXIF orientation says "rotate me" (phone photos) are converted once into a corrected copy
+  in the course's cache (`$COURSE_CACHE_DIR/converted-images/`, named by content), and listed;
 - HEIC/HEIF (iPhone), JPEG XL, camera RAW and SVG files are refused by name, with how to convert them.
 """
 
@@ -62,7 +62,7 @@ UNREADABLE = {
 IGNORED_NAMES = {"thumbs.db", "desktop.ini", "license.txt", "readme.md", "readme.txt"}
 IGNORED_FOLDERS = {"__macosx": "macOS zip metadata (__MACOSX), not photos"}
 #: Folder names that mean "a split of a dataset", not a class.
-SPLIT_NAMES = {"train", "training", "test", "testing", "val", "valid", "validation", "eval", "dev"}
+SPLIT_NAMES = {"train", "training", "test", "testing", "val", "valid", "validation"}
 MAX_PIXELS = 50_000_000  # larger photos are almost always mistakes (panoramas, scans) and exhaust memory
 _ORIENTATION = 0x0112  # the EXIF tag phones use instead of rotating the pixels
 _CONVERTER = "v1"  # part of a converted copy's name: change it when the conversion changes
@@ -527,17 +527,20 @@ def _resolve_root(root) -> Path:
 
 
 def _split_folders(class_dirs: list[os.DirEntry]) -> list[os.DirEntry]:
-    """Top-level folders named like a dataset split (train/, test/, ...) rather than a class."""
+    """Top-level folders that are a dataset's splits (train/, test/, ...) rather than classes.
+
+    Two or more split names; or one, alone, holding folders; or one whose folders repeat its siblings'
+    names (cats/, dogs/, test/cats/, test/dogs/). A class of trains (train/2019/*.jpg beside car/) is a class.
+    """
     splits = [d for d in class_dirs if d.name.lower() in SPLIT_NAMES]
-    if len(splits) >= 2:
-        return splits
-    for d in splits:  # one split folder with class folders of its own inside
-        try:
-            if any(_is_dir(e) and not e.name.startswith(".") for e in _list_dir(d.path)):
-                return splits
-        except OSError:
-            pass
-    return []
+    if len(splits) != 1:
+        return splits if len(splits) >= 2 else []
+    try:
+        inner = {e.name for e in _list_dir(splits[0].path) if _is_dir(e) and not e.name.startswith(".")}
+    except OSError:
+        return []
+    siblings = {d.name for d in class_dirs} - {splits[0].name}
+    return splits if inner and (not siblings or inner & siblings) else []
 
 
 def scan_image_folder(root, *, skip_bad: bool = False, min_classes: int = 2, workers: int | None = None) -> ImageFolder:
