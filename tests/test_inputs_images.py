@@ -243,6 +243,8 @@ CASES = [
     ("alpha.png", see_through("PNG"), "tf", "alpha dropped", PIC),
     ("palette.png", mode("P"), "tf", "palette", PAL),
     ("palette.gif", mode("P", "GIF"), "tf", "palette", PAL),
+    ("palette_transparent.png", lambda p: _save(p, Image.fromarray(PIC).convert("P"), "PNG", transparency=0), "tf",
+     "palette: read as RGB (transparency dropped)", PAL),
     ("black_white.png", mode("1"), "tf", "black-and-white", None),
     ("sixteen_bit.png", sixteen(), "tf", "16-bit", HIGH_BYTE),
     ("cmyk.jpg", mode("CMYK", "JPEG"), "tf", "CMYK", PIC),

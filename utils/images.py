@@ -284,7 +284,8 @@ def inspect_image(path) -> ImageCheck:
         with open(path, "rb") as f:
             data = f.read()
     except OSError as err:
-        return ImageCheck("bad", f"cannot be read ({err.strerror or err}): check its permissions")
+        hint = ": check its permissions" if isinstance(err, PermissionError) else ""
+        return ImageCheck("bad", f"cannot be read ({err.strerror or err}){hint}")
     digest = hashlib.sha256(data).hexdigest()
     try:  # (no warnings.catch_warnings here: it is not thread-safe; MAX_PIXELS is below Pillow's warning limit)
         with Image.open(io.BytesIO(data)) as im:
@@ -292,6 +293,7 @@ def inspect_image(path) -> ImageCheck:
             fmt, mode = im.format, im.mode
             frames = getattr(im, "n_frames", 1)
             orientation = im.getexif().get(_ORIENTATION, 1)
+            transparent = "transparency" in im.info
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         return ImageCheck("bad", "too large to decode safely (decompression-bomb limit)", digest=digest)
     except UnidentifiedImageError:
@@ -343,7 +345,7 @@ def inspect_image(path) -> ImageCheck:
         "L": "greyscale: read as RGB (grey copied to three channels)",
         "LA": "greyscale with alpha: read as RGB (alpha dropped)",
         "1": "black-and-white: read as RGB",
-        "P": f"{fmt} with a palette: read as RGB" + (" (transparency dropped)" if fmt != "GIF" else ""),
+        "P": f"{fmt} with a palette: read as RGB" + (" (transparency dropped)" if transparent else ""),
         "PA": f"{fmt} with a palette and alpha: read as RGB (alpha dropped)",
         "RGBA": f"{fmt} with alpha: read as RGB (alpha dropped)",
         "CMYK": "CMYK JPEG: read as RGB",
