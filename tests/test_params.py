@@ -159,12 +159,13 @@ def test_check_parameters_lists_every_problem_and_records_nothing(monkeypatch):
     assert env.run_parameters() == {"OLD": 1}, "nothing is recorded from a refused run"
 
 
-def test_a_smoke_flag_that_disagrees_with_the_mode_is_refused(monkeypatch):
-    """papermill's `-p SMOKE=False` arrives after the defaults were computed from SMOKE: it changes nothing."""
-    monkeypatch.setenv("COURSE_SMOKE", "1")
-    namespace = {**_defaults(NOTEBOOKS[0], True), "SMOKE": False}
-    with pytest.raises(ParameterError, match=r"SMOKE=False disagrees with the mode.*--full"):
-        check_parameters(namespace)
+def test_smoke_edited_in_the_parameters_cell_sets_the_recorded_mode(monkeypatch, capsys):
+    """In Jupyter or Colab a learner sets SMOKE = True in the cell itself: the defaults follow, and so must the record."""
+    monkeypatch.setenv("COURSE_SMOKE", "0")
+    defaults = _defaults(NOTEBOOKS[0], True)
+    assert defaults["SMOKE"] is True and defaults["EPOCHS"] == 2
+    check_parameters(defaults)
+    assert env.mode() == "smoke" and "this run is smoke mode" in capsys.readouterr().out
 
 
 def test_check_count_and_unknown_names():

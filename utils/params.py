@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 import numbers
+import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -317,7 +318,8 @@ def check_parameters(namespace: Mapping, notebook: str | None = None) -> dict:
     Call it in the cell right after the `parameters` cell, where papermill's `-p` values have arrived.
     Raises `ParameterError` naming the first parameter out of range, with its valid values and an example.
     `notebook` ("04" or a file stem) selects a notebook's own specs; by default it is recognised from
-    the parameter names. The checked values are recorded with `utils.env.set_run_parameters`.
+    the parameter names. The checked values are recorded with `utils.env.set_run_parameters`. A `SMOKE`
+    edited in the parameters cell sets the mode the run is recorded in (`COURSE_SMOKE`), announced.
     """
     notebook = notebook or _guess_notebook(namespace)
     declared = declared_parameters().get(notebook or "", ())
@@ -329,13 +331,14 @@ def check_parameters(namespace: Mapping, notebook: str | None = None) -> dict:
         if message:
             problems.append(message)
         checked[name] = namespace[name]
-    if "SMOKE" in checked and bool(checked["SMOKE"]) != env.is_smoke():
-        problems.append(
-            f"SMOKE={checked['SMOKE']!r} disagrees with the mode this run was started in "
-            f"({env.mode()}): the other parameters' defaults were computed from the mode, not from SMOKE. "
-            f"Do not set SMOKE: run `python -m utils run --full NN` for full mode (or set COURSE_SMOKE=1 for smoke).")
     if problems:
         raise ParameterError("\n".join(problems))
+    if "SMOKE" in checked and bool(checked["SMOKE"]) != env.is_smoke():
+        # Edited in the parameters cell (Jupyter, Colab): the defaults below it were computed from it, so the
+        # run is what SMOKE says; record it so. (`python -m utils run` refuses `-p SMOKE`: use --full.)
+        os.environ["COURSE_SMOKE"] = "1" if checked["SMOKE"] else "0"
+        print(f"SMOKE = {checked['SMOKE']!r} in the parameters cell: this run is {env.mode()} mode "
+              f"(COURSE_SMOKE={os.environ['COURSE_SMOKE']}), and its results are recorded as such.")
     env.set_run_parameters(checked)
     return checked
 
