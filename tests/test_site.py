@@ -111,7 +111,7 @@ def _executed(stem, mode="smoke", error=None, solutions=False, offline=True, sta
                        + (" | offline" if offline else "") + "\nData: mirror=/m, cache=/c\n"),
             new_output("stream", name="stderr", text="/x.py:74: UserWarning: a real warning\n"),
         ]),
-        new_markdown_cell("## 1. A plot\n\nThe rule: $y = a x^2$."),
+        new_markdown_cell("## 1. A plot with `plot()`\n\nThe rule: $y = a x^2$."),
         new_code_cell("plot()", outputs=[new_output("display_data", data={"image/png": _png(), "text/plain": "<Figure>"})]),
         new_markdown_cell("## Exercises\n\n1. Change the plot."),
     ]
@@ -185,6 +185,9 @@ def test_smoke_site_has_every_page_a_warning_banner_and_no_web_resources(build):
     assert f'href="https://github.com/{env.REPO_SLUG}/blob/main/notebooks/{first}.ipynb"' in lesson
     assert "oneDNN custom operations" not in lesson and "absl::InitializeLog" not in lesson  # native log noise
     assert "UserWarning: a real warning" in lesson  # what the code itself warns stays
+    # The contents list the heading with its code, and link to it (mkdocs-jupyter would drop `plot()`).
+    assert re.search(r'href="#1-a-plot-with-plot"[^>]*>\s*<span[^>]*>\s*1\. A plot with plot\(\)', lesson)
+    assert 'id="1-a-plot-with-plot"' in lesson
     assert "data:image/png;base64," in lesson
     assert "The plot, changed" not in lesson and f"{first}_solutions.html" in lesson
     assert "The plot, changed" in _page(out, f"{first}_solutions.html")
@@ -368,6 +371,10 @@ def test_every_page_reads_in_chromium_from_a_smoke_run(build):
             for target in pages[:3] + [f"{x.stem}.html" for x in lessons]:
                 if page.locator(f'nav.md-nav--primary a[href$="{target}"]').count() == 0:
                     problems.append(f"{where} the navigation has no link to {target}")
+            dangling = page.evaluate("""() => [...document.querySelectorAll('nav a.md-nav__link[href^="#"]')]
+                .map(a => a.getAttribute('href')).filter(h => h.length > 1 && !document.getElementById(h.slice(1)))""")
+            if dangling:
+                problems.append(f"{where} contents entries that lead nowhere: {dangling}")
             stem = name.removesuffix(".html").removesuffix("_solutions")
             if stem in STEMS:
                 for key, url in (("colab", f"https://colab.research.google.com/github/{env.REPO_SLUG}/blob/main/notebooks/"
@@ -387,6 +394,8 @@ def test_every_page_reads_in_chromium_from_a_smoke_run(build):
                 if any(x.stem == stem and x.error for x in lessons) and name == f"{stem}.html":
                     if not page.locator(".admonition.failure").is_visible() or not page.locator("#papermill-error-cell").count():
                         problems.append(f"{where} the lesson failed, but the page does not say so and show where")
+                if page.locator(".lesson-run mjx-container").count():
+                    problems.append(f"{where} MathJax typeset the run facts ($COURSE_DATA_DIR ... $) as a formula")
                 if _formulas(src / name.replace(".html", ".ipynb")) and not page.locator("mjx-container").count():
                     problems.append(f"{where} has formulas but MathJax rendered none")
             page.screenshot(path=str(SCREENSHOTS / name.replace(".html", "-full.jpg")), full_page=True, quality=60)

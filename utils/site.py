@@ -300,7 +300,7 @@ def _lesson_header(lesson: Lesson, solutions: bool = False) -> str:
         links.append(("lesson", "Back to the lesson", lesson.page.replace(".ipynb", ".html")))
     buttons = "".join(f'<a class="md-button{" md-button--primary" if key == "colab" else ""}" data-site-link="{key}" '
                       f'href="{html.escape(url)}">{text}</a>' for key, text, url in links)
-    text = f'<div class="lesson-links">{buttons}</div>\n\n<p class="lesson-run tex2jax_ignore">{html.escape(" · ".join(facts))}</p>'
+    text = f'<div class="lesson-links">{buttons}</div>\n\n<p class="lesson-run mathjax_ignore">{html.escape(" · ".join(facts))}</p>'
     if lesson.mode != "full" and lesson.executed:
         text += ('\n\n<div class="admonition warning"><p class="admonition-title">Not real results</p><p>These outputs '
                  f"come from a {lesson.mode} run: the code ran, but the numbers and plots are not what the lesson "
@@ -326,9 +326,20 @@ def _clean_outputs(cell: dict) -> None:
     cell["outputs"] = kept
 
 
-def _drop_remote_images(cell: dict) -> None:
+def _heading_code(line: str) -> str:
+    """`## 6a. `tf.image` in a map` -> `## 6a. <code>tf.image</code> in a map`: the same heading on the page,
+    but mkdocs-jupyter builds its table of contents after deleting backtick spans (entries like "6a. in a
+    map", linking to no heading); `<code>` survives it."""
+    if not re.match(r"#{1,6} ", line):
+        return line
+    return re.sub(r"`([^`]+)`", lambda m: f"<code>{html.escape(m.group(1), quote=False)}</code>", line)
+
+
+def _prepare_markdown(cell: dict) -> None:
+    """No web-hosted images (the notebooks' badges); headings whose code the table of contents keeps."""
     source = _REMOTE_HTML_IMG.sub("", _text(cell["source"]))
-    cell["source"] = _REMOTE_MD_IMG.sub(r"\1", source)
+    source = _REMOTE_MD_IMG.sub(r"\1", source)
+    cell["source"] = "\n".join(_heading_code(line) for line in source.split("\n"))
 
 
 def lesson_pages(lesson: Lesson, nb: dict) -> tuple[dict, dict | None]:
@@ -339,7 +350,7 @@ def lesson_pages(lesson: Lesson, nb: dict) -> tuple[dict, dict | None]:
              or 'id="papermill-error-cell"' in _text(c["source"])]
     for cell in cells:
         if cell["cell_type"] == "markdown":
-            _drop_remote_images(cell)
+            _prepare_markdown(cell)
         if cell["cell_type"] == "code":
             _clean_outputs(cell)
     nb["cells"] = cells
