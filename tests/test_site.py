@@ -293,9 +293,11 @@ def _output_images(notebook: Path) -> int:
 
 
 def _formulas(notebook: Path) -> list[str]:
-    """`$...$` formulas in the notebook's Markdown (not in code, where MathJax leaves dollars alone)."""
+    """`$...$` formulas in the lesson's Markdown (not in code, where MathJax leaves dollars alone, nor in the
+    cells the site adds, `site-*`, whose run facts MathJax must leave alone)."""
     nb = json.loads(notebook.read_text())
-    text = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
+    text = "\n".join("".join(c["source"]) for c in nb["cells"]
+                     if c["cell_type"] == "markdown" and not str(c.get("id", "")).startswith("site-"))
     text = re.sub(r"```.*?```|`[^`]*`", "", text, flags=re.DOTALL)
     return re.findall(r"\$[^$\s][^$\n]*\$", text)
 
