@@ -302,8 +302,9 @@ def _formulas(notebook: Path) -> list[str]:
     return re.findall(r"\$[^$\s][^$\n]*\$", text)
 
 
-def _smoke_run(build: Path) -> None:
-    """Every lesson in smoke mode into `build` (the developer may point COURSE_SITE_TEST_RUN at an earlier one)."""
+def _smoke_run(build: Path) -> bool:
+    """Every lesson in smoke mode into `build`; False when COURSE_SITE_TEST_RUN names an earlier run's build
+    folder to use instead (quicker while working on the site, and the way to screenshot a full-mode build)."""
     earlier = os.environ.get("COURSE_SITE_TEST_RUN")
     if earlier:
         for item in Path(earlier).glob("[0-9][0-9]_*.ipynb"):
@@ -311,10 +312,11 @@ def _smoke_run(build: Path) -> None:
         shutil.copy(Path(earlier) / "results.json", build)
         if (Path(earlier) / "metrics").is_dir():
             shutil.copytree(Path(earlier) / "metrics", build / "metrics")
-        return
+        return False
     proc = subprocess.run([sys.executable, "-m", "utils", "run"], cwd=env.REPO_ROOT, capture_output=True, text=True,
                           env={**os.environ, "COURSE_BUILD_DIR": str(build), "COURSE_SMOKE": "1"}, timeout=1500)
     assert list(build.glob("[0-9][0-9]_*.ipynb")), f"`python -m utils run` left no notebooks:\n{proc.stdout[-3000:]}"
+    return True
 
 
 @pytest.mark.slow
@@ -322,13 +324,16 @@ def test_every_page_reads_in_chromium_from_a_smoke_run(build):
     chromium = _chromium_or_skip()
     from playwright.sync_api import sync_playwright
 
-    _smoke_run(build)
+    smoke = _smoke_run(build)
     started = time.perf_counter()
     with no_network() as attempts:
         out = site.build()
     build_seconds = time.perf_counter() - started
     assert attempts == [], f"the site build reached for the network: {attempts}"
     lessons, _ = site.collect()
+    run = site.run_summary(lessons)
+    if smoke:
+        assert run["mode"] == "smoke" and run["style"] == "smoke", run
     src = build / "site-src" / "docs"
     pages = ["index.html", "data.html", "workshop.html"]
     for lesson in lessons:
@@ -368,8 +373,13 @@ def test_every_page_reads_in_chromium_from_a_smoke_run(build):
             page.screenshot(path=str(SCREENSHOTS / name.replace(".html", ".png")))
             where = f"{name}:"
             banner = page.locator("#course-run")
-            if not banner.is_visible() or "SMOKE RUN" not in banner.inner_text():
-                problems.append(f"{where} no visible smoke-run banner")
+            if not banner.is_visible() or run["headline"] not in " ".join(banner.inner_text().split()):
+                problems.append(f"{where} no visible banner saying {run['headline']!r}")
+            if smoke and "SMOKE RUN" not in banner.inner_text():
+                problems.append(f"{where} the banner does not say SMOKE RUN")
+            stripes = page.evaluate("() => getComputedStyle(document.querySelector('.md-banner')).backgroundImage")
+            if (run["style"] == "smoke") != ("repeating-linear-gradient" in stripes):
+                problems.append(f"{where} the banner of a {run['style']} build has background {stripes!r}")
             for target in pages[:3] + [f"{x.stem}.html" for x in lessons]:
                 if page.locator(f'nav.md-nav--primary a[href$="{target}"]').count() == 0:
                     problems.append(f"{where} the navigation has no link to {target}")
