@@ -98,7 +98,7 @@ def _executed(stem, mode="smoke", error=None, solutions=False, offline=True, sta
     cells = [
         new_markdown_cell(f"# {title}\n\n<table><td><a href=\"https://colab.research.google.com/x\"><img "
                           f"src=\"https://www.tensorflow.org/images/colab_logo_32px.png\" />Run in Google Colab</a></td></table>"),
-        new_markdown_cell("## Overview\n\nWhat this lesson is.\n\n**You will learn to**\n- read a plot;\n"
+        new_markdown_cell("## Overview\n\nWhat this lesson is; try [the exercises](#Exercises-for-you).\n\n**You will learn to**\n- read a plot;\n"
                           "- write a model\n  over two lines.\n\n**Prerequisites**: none.\n\n"
                           "**Runtime**: about 2 minutes on a 2-core CPU, 20 s on a GPU."),
         new_code_cell("utils.setup()", outputs=[
@@ -113,7 +113,7 @@ def _executed(stem, mode="smoke", error=None, solutions=False, offline=True, sta
         ]),
         new_markdown_cell("## 1. A plot with `plot()`\n\nThe rule: $y = a x^2$."),
         new_code_cell("plot()", outputs=[new_output("display_data", data={"image/png": _png(), "text/plain": "<Figure>"})]),
-        new_markdown_cell("## Exercises\n\n1. Change the plot."),
+        new_markdown_cell("## Exercises for you\n\n1. Change the plot."),
     ]
     if error:  # what papermill leaves: a red line above the title, a marker at the failing cell, the error
         tag = {"tags": ["papermill-error-cell-tag"]}
@@ -188,6 +188,8 @@ def test_smoke_site_has_every_page_a_warning_banner_and_no_web_resources(build):
     # The contents list the heading with its code, and link to it (mkdocs-jupyter would drop `plot()`).
     assert re.search(r'href="#1-a-plot-with-plot"[^>]*>\s*<span[^>]*>\s*1\. A plot with plot\(\)', lesson)
     assert 'id="1-a-plot-with-plot"' in lesson
+    # A link written for Jupyter's anchors leads to the heading on the site.
+    assert 'href="#exercises-for-you"' in lesson and 'id="exercises-for-you"' in lesson and "#Exercises-for-you" not in lesson
     assert "data:image/png;base64," in lesson
     assert "The plot, changed" not in lesson and f"{first}_solutions.html" in lesson
     assert "The plot, changed" in _page(out, f"{first}_solutions.html")
@@ -383,10 +385,10 @@ def test_every_page_reads_in_chromium_from_a_smoke_run(build):
             for target in pages[:3] + [f"{x.stem}.html" for x in lessons]:
                 if page.locator(f'nav.md-nav--primary a[href$="{target}"]').count() == 0:
                     problems.append(f"{where} the navigation has no link to {target}")
-            dangling = page.evaluate("""() => [...document.querySelectorAll('nav a.md-nav__link[href^="#"]')]
+            dangling = page.evaluate("""() => [...document.querySelectorAll('nav a.md-nav__link[href^="#"], article a[href^="#"]')]
                 .map(a => a.getAttribute('href')).filter(h => h.length > 1 && !document.getElementById(h.slice(1)))""")
             if dangling:
-                problems.append(f"{where} contents entries that lead nowhere: {dangling}")
+                problems.append(f"{where} links within the page that lead nowhere: {sorted(set(dangling))}")
             stem = name.removesuffix(".html").removesuffix("_solutions")
             if stem in STEMS:
                 for key, url in (("colab", f"https://colab.research.google.com/github/{env.REPO_SLUG}/blob/main/notebooks/"

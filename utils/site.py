@@ -335,6 +335,29 @@ def _heading_code(line: str) -> str:
     return re.sub(r"`([^`]+)`", lambda m: f"<code>{html.escape(m.group(1), quote=False)}</code>", line)
 
 
+def _site_anchors(cells: list[dict]) -> dict[str, str]:
+    """Jupyter's heading anchors (`#What-changed-from-the-original-tutorial`: the text, spaces as hyphens) ->
+    the ones mkdocs-jupyter gives the same headings on the site (`#what-changed-from-the-original-tutorial`)."""
+    from mkdocs_jupyter.utils import slugify
+
+    anchors = {}
+    for cell in cells:
+        if cell["cell_type"] != "markdown":
+            continue
+        for line in _text(cell["source"]).splitlines():
+            heading = re.match(r"#{1,6} (.+)", line)
+            if heading:
+                text = re.sub(r"<[^>]+>|[`*]|\[([^\]]*)\]\([^)]*\)", lambda m: m.group(1) or "", heading.group(1)).strip()
+                anchors[text.replace(" ", "-")] = slugify(text)
+    return anchors
+
+
+def _link_anchors(cell: dict, anchors: dict[str, str]) -> None:
+    """In-page links written for Jupyter point at the site's anchors (else they lead nowhere)."""
+    cell["source"] = re.sub(r"(\]\(#|href=[\"']#)([^)\"'\s]+)", lambda m: m.group(1) + anchors.get(m.group(2), m.group(2)),
+                            _text(cell["source"]))
+
+
 def _prepare_markdown(cell: dict) -> None:
     """No web-hosted images (the notebooks' badges); headings whose code the table of contents keeps."""
     source = _REMOTE_HTML_IMG.sub("", _text(cell["source"]))
@@ -348,8 +371,10 @@ def lesson_pages(lesson: Lesson, nb: dict) -> tuple[dict, dict | None]:
     # papermill's red line above the title goes (the header says it better); its marker at the failing cell stays.
     cells = [c for c in nb["cells"] if "papermill-error-cell-tag" not in c.get("metadata", {}).get("tags", [])
              or 'id="papermill-error-cell"' in _text(c["source"])]
+    anchors = _site_anchors(cells)
     for cell in cells:
         if cell["cell_type"] == "markdown":
+            _link_anchors(cell, anchors)
             _prepare_markdown(cell)
         if cell["cell_type"] == "code":
             _clean_outputs(cell)
