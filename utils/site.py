@@ -471,7 +471,8 @@ def per_lesson(lessons: list[Lesson], results: list[dict]) -> str:
         rows.append(f"| [{x.number} {_cell(x.short_title)}]({x.page}) | {mode} {params} | {record.get('seconds', 0):.0f} s "
                     f"| {_cell(_metrics(record, limit=6))} |")
     devices = sorted({x.device for x in lessons if x.device})
-    note = f"\n\nDevice of the runs shown on this site: {', '.join(devices)}." if devices else ""
+    note = (f"\n\nThe lessons on this site ran on: {', '.join(devices)}. (`build/results.json` does not record the "
+            "device of other runs.)") if devices else ""
     return "\n".join(rows) + note
 
 
