@@ -303,8 +303,8 @@ def _lesson_header(lesson: Lesson, solutions: bool = False) -> str:
     text = f'<div class="lesson-links">{buttons}</div>\n\n<p class="lesson-run mathjax_ignore">{html.escape(" · ".join(facts))}</p>'
     if lesson.mode != "full" and lesson.executed:
         text += ('\n\n<div class="admonition warning"><p class="admonition-title">Not real results</p><p>These outputs '
-                 f"come from a {lesson.mode} run: the code ran, but the numbers and plots are not what the lesson "
-                 "reaches at full size.</p></div>")
+                 f"come from a run in {lesson.mode} mode: the code ran, but the numbers and plots need not be what "
+                 "the lesson reaches at full size.</p></div>")
     if lesson.error:
         text += ('\n\n<div class="admonition failure"><p class="admonition-title">This lesson stopped with an error in '
                  f'this run</p><p><code>{html.escape(lesson.error[:300])}</code>: the outputs end at '
