@@ -288,12 +288,6 @@ def serve(folder: Path):
         server.server_close()
 
 
-def _output_images(notebook: Path) -> int:
-    nb = json.loads(notebook.read_text())
-    return sum(1 for c in nb["cells"] for o in c.get("outputs", [])
-               if any(k.startswith("image/") for k in o.get("data", {})))
-
-
 def _formulas(notebook: Path) -> list[str]:
     """`$...$` formulas in the lesson's Markdown (not in code, where MathJax leaves dollars alone, nor in the
     cells the site adds, `site-*`, whose run facts MathJax must leave alone)."""
@@ -315,8 +309,10 @@ def _smoke_run(build: Path) -> bool:
         if (Path(earlier) / "metrics").is_dir():
             shutil.copytree(Path(earlier) / "metrics", build / "metrics")
         return False
+    # conftest.py sets MPLBACKEND=Agg for the test suite; kernels that inherit it draw no figures at all.
+    run_env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
     proc = subprocess.run([sys.executable, "-m", "utils", "run"], cwd=env.REPO_ROOT, capture_output=True, text=True,
-                          env={**os.environ, "COURSE_BUILD_DIR": str(build), "COURSE_SMOKE": "1"}, timeout=1500)
+                          env={**run_env, "COURSE_BUILD_DIR": str(build), "COURSE_SMOKE": "1"}, timeout=1500)
     assert list(build.glob("[0-9][0-9]_*.ipynb")), f"`python -m utils run` left no notebooks:\n{proc.stdout[-3000:]}"
     return True
 
@@ -398,9 +394,12 @@ def test_every_page_reads_in_chromium_from_a_smoke_run(build):
                     if link.count() != 1 or link.get_attribute("href") != url or not link.is_visible():
                         problems.append(f"{where} no visible {key} link to {url}")
                 images = page.locator(".jupyter-wrapper .jp-OutputArea-output img")
-                expected = _output_images(src / name.replace(".html", ".ipynb"))
+                expected = site.figures(json.loads((src / name.replace(".html", ".ipynb")).read_text()))
                 if images.count() != expected:
                     problems.append(f"{where} {images.count()} output images shown, the notebook has {expected}")
+                lesson = next(x for x in lessons if x.stem == stem)
+                if name == f"{stem}.html" and not lesson.error and not expected:
+                    problems.append(f"{where} a lesson that ran to the end shows no figure at all")
                 for i in range(images.count()):
                     images.nth(i).scroll_into_view_if_needed()
                     if not images.nth(i).evaluate("img => img.complete && img.naturalWidth > 0"):
@@ -412,6 +411,8 @@ def test_every_page_reads_in_chromium_from_a_smoke_run(build):
                     problems.append(f"{where} MathJax typeset the run facts ($COURSE_DATA_DIR ... $) as a formula")
                 if _formulas(src / name.replace(".html", ".ipynb")) and not page.locator("mjx-container").count():
                     problems.append(f"{where} has formulas but MathJax rendered none")
+            page.evaluate("window.scrollTo(0, 0)")  # else the sticky header and sidebar show up mid-page
+            page.wait_for_timeout(300)
             page.screenshot(path=str(SCREENSHOTS / name.replace(".html", "-full.jpg")), full_page=True, quality=60)
             problems += [f"{where} {m}" for m in messages]
             problems += [f"{where} asked for {url} (outside this site)" for url in outside]

@@ -145,6 +145,11 @@ def _overview(nb: dict) -> dict:
     return parts
 
 
+def figures(nb: dict) -> int:
+    """How many image outputs (plots) a notebook holds."""
+    return sum(1 for c in nb["cells"] for o in c.get("outputs", []) if any(k.startswith("image/") for k in o.get("data", {})))
+
+
 def _parse_time(value: str | None) -> datetime | None:
     try:
         return datetime.fromisoformat(value) if value else None
@@ -600,5 +605,7 @@ def build(out: Path | None = None) -> Path:
     print(f"Built {len(pages)} pages into {out}/ in {time.perf_counter() - start:.1f} s: {run['headline']}")
     for lesson in lessons:
         state = "not run" if not lesson.executed else lesson.mode + (f", FAILED ({lesson.error[:80]})" if lesson.error else "")
+        if lesson.executed and not lesson.error and not figures(json.loads(lesson.executed.read_text())):
+            state += ", NO FIGURES (was MPLBACKEND set, e.g. to Agg, when it ran? Unset it and run it again)"
         print(f"  {lesson.stem}: {state}" + (" + solutions page" if lesson.has_solutions else ""))
     return out
