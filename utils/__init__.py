@@ -9,7 +9,8 @@
 Submodules: `env` (mode, seeds, devices), `data` (datasets), `images` (image folders),
 `backbones` (pretrained networks), `plots`, `results`, `runner` (`python -m utils run`),
 `augment` (augmentation grids, input-pipeline throughput), `projector` (TensorBoard embeddings),
-`hub` (TF Hub models under Keras 3), `grocery` (the Grocery Store Dataset's splits and classes).
+`hub` (TF Hub models under Keras 3), `grocery` (the Grocery Store Dataset's splits and classes),
+`runs` (training backups `backup_dir`, locks, safe writes).
 Importing `utils` does not import TensorFlow; the functions that need it do.
 """
 
@@ -26,6 +27,7 @@ from .data import (
 from .env import SEED, get_strategy, in_colab, is_offline, is_smoke, mode, run_dir, set_seed, setup
 from .images import ImageFolderError, make_dataset, scan_image_folder
 from .results import record_results
+from .runs import StorageError, backup_dir
 
 
 def __getattr__(name):  # plots and backbones import matplotlib/keras: load them on first use
@@ -41,8 +43,8 @@ def __getattr__(name):  # plots and backbones import matplotlib/keras: load them
 
 
 __all__ = [
-    "BACKBONES", "DATASETS", "FASHION_CLASSES", "SEED", "ChecksumError", "DataUnavailableError",
-    "ImageFolderError", "UnsafeArchiveError", "check_backbone", "get_strategy", "in_colab", "is_offline", "is_smoke",
+    "BACKBONES", "DATASETS", "FASHION_CLASSES", "SEED", "ChecksumError", "DataUnavailableError", "StorageError",
+    "ImageFolderError", "UnsafeArchiveError", "backup_dir", "check_backbone", "get_strategy", "in_colab", "is_offline", "is_smoke",
     "load_backbone", "load_fashion_mnist", "load_mnist", "locate", "make_dataset", "mode",
     "plot_confusion_matrix", "plot_history", "record_results", "run_dir", "scan_image_folder",
     "set_seed", "setup", "show_images",
