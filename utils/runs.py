@@ -381,6 +381,7 @@ def backup_dir(notebook: str, phase: str, **extra) -> str:
         _set_aside(folder, problem, phase)
     elif _epoch(folder):
         print(f"Resuming {phase!r} from its backup after epoch {_epoch(folder)} ({folder}).", flush=True)
+    make_dir(folder)  # now, so that a full or read-only disk is reported here rather than after an epoch
     return str(folder)
 
 
