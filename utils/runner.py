@@ -239,7 +239,8 @@ def _attempt_error(err: BaseException, executed: Path, build: Path, log: Path) -
     if isinstance(err, papermill.PapermillExecutionError):
         if err.ename == "KeyboardInterrupt":
             return "interrupted", "interrupted by a KeyboardInterrupt in the notebook"
-        return "failed", _one_line(f"{err.ename}: {err.evalue}")
+        hint = runs.storage_hint(str(err.evalue)) if err.ename != "StorageError" else None
+        return "failed", _one_line(f"{err.ename}: {err.evalue}", 300) + (f" ({hint})" if hint else "")
     if isinstance(err, DeadKernelError):
         return "failed", (f"the kernel died{_running_cell(executed)}: it was killed from outside, most often by "
                           f"the system running out of memory (try smaller sizes; kernel log: {log})")
@@ -428,12 +429,13 @@ def update_readme(records: list[dict], readme: Path) -> None:
 
 def results_command(readme: bool) -> int:
     """`python -m utils results [--readme]`: the saved records as Markdown, or into README.md."""
-    try:
-        message = results.repair()
-    except OSError as err:  # read-only build folder: show what can be read, change nothing
-        message = f"{results.results_path()} could not be repaired here ({err})"
-    if message:
-        print(message, file=sys.stderr)
+    store = results.read_store()
+    if store.damage:
+        try:
+            print(results.repair() or "", file=sys.stderr)
+        except OSError as err:  # read-only build folder: show what can be read, change nothing
+            print(f"{results.results_path()} {store.damage}; showing the {len(store.entries)} records that "
+                  f"could be read ({err})", file=sys.stderr)
     records = results.load_results()
     if not records:
         print(f"No results in {env.build_dir()} yet: run `python -m utils run` first.", file=sys.stderr)
@@ -463,7 +465,10 @@ def _check_build_dir(build: Path) -> str | None:
         probe.write_bytes(b"x" * 4096)
         probe.unlink()
     except OSError as err:
-        probe.unlink(missing_ok=True) if probe.parent.exists() else None
+        try:
+            probe.unlink(missing_ok=True)
+        except OSError:
+            pass
         return runs.storage_message(build, err)
     return None
 

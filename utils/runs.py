@@ -59,6 +59,17 @@ def storage_message(path, err: OSError) -> str:
     return f"cannot write to {path} ({what})"
 
 
+def storage_hint(text: str) -> str | None:
+    """What to do about an error message that carries a storage errno ("[Errno 28]", h5py's "errno = 28")."""
+    match = re.search(r"\[Errno (\d+)\]|errno = (\d+)", text)
+    number = int(match.group(1) or match.group(2)) if match else None
+    if number in (errno.ENOSPC, errno.EDQUOT):
+        return "the disk is full: free some space, or point COURSE_BUILD_DIR at a folder on another disk"
+    if number in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return "that folder is not writable: point COURSE_BUILD_DIR at a writable folder"
+    return None
+
+
 def storage_error(path, err: OSError) -> StorageError:
     if isinstance(err, StorageError):
         return err
