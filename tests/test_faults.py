@@ -158,7 +158,8 @@ def test_a_runner_killed_with_kill_9_keeps_what_finished_and_the_rerun_cleans_up
     assert leftovers and any((course.build / "metrics" / "attempts").iterdir())
     code, out, err = course.run("run", "02", "-p", "EPOCHS=5")
     assert code == 0, out + err
-    assert not list(course.build.glob(".02_sleepy.*.ipynb")) and not any((course.build / "metrics" / "attempts").iterdir())
+    assert not list(course.build.glob(".02_sleepy.*.ipynb")), "partial executed copy left behind"
+    assert not any((course.build / "metrics" / "attempts").iterdir()), "a dead runner's metrics folder left behind"
     assert course.records()["02_sleepy"]["metrics"] == {"value": 5.0}
 
 
@@ -203,27 +204,23 @@ def test_a_full_disk_is_one_clear_line_keeps_saved_results_and_is_not_sticky(tmp
         assert {r["metrics"]["value"] for r in course.records().values()} == {6.0}
 
 
-def test_a_disk_already_full_stops_before_any_notebook_with_one_line(tmp_path):
+STOPS = {
+    "full": (fill, "error: no space left on the disk holding {build}: free some space, or point COURSE_BUILD_DIR at "
+                   "a folder on another disk (e.g. COURSE_BUILD_DIR=/tmp/course-build)\n"),
+    "read-only": (remount_read_only, "error: cannot write to {build} (Read-only file system): point COURSE_BUILD_DIR "
+                                     "at a writable folder (e.g. COURSE_BUILD_DIR=/tmp/course-build)\n"),
+}
+
+
+@pytest.mark.parametrize("disk", STOPS)
+def test_a_build_folder_that_takes_no_writes_stops_the_run_in_one_line_and_results_still_show(tmp_path, disk):
+    make, message = STOPS[disk]
     with tmpfs(tmp_path / "build", size="512k") as build:
         course = Course(tmp_path, build)
         assert course.run("run", "01", "-p", "EPOCHS=2")[0] == 0
-        fill(build)
+        make(build)
         code, out, err = course.run("run", "01", "-p", "EPOCHS=3")
-        assert code == 2 and out == "", out
-        assert err == (f"error: no space left on the disk holding {build}: free some space, or point "
-                       "COURSE_BUILD_DIR at a folder on another disk (e.g. COURSE_BUILD_DIR=/tmp/course-build)\n")
-        assert course.records()["01_quick"]["metrics"] == {"value": 2.0}
-
-
-def test_a_read_only_build_folder_is_one_line_and_the_results_still_show(tmp_path):
-    with tmpfs(tmp_path / "build", size="1m") as build:
-        course = Course(tmp_path, build)
-        assert course.run("run", "01", "-p", "EPOCHS=2")[0] == 0
-        remount_read_only(build)
-        code, out, err = course.run("run", "01", "-p", "EPOCHS=3")
-        assert code == 2 and out == ""
-        assert err.startswith(f"error: cannot write to {build} (Read-only file system): point COURSE_BUILD_DIR at")
-        assert err.count("\n") == 1
+        assert (code, out, err) == (2, "", message.format(build=build))
         code, out, err = course.run("results")
         assert code == 0 and "| 01_quick | smoke `EPOCHS=2` |" in out, err
         _no_traceback(out, err)

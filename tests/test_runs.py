@@ -112,8 +112,8 @@ def test_a_second_live_run_gets_its_own_fresh_backup_and_run_folder(build, tmp_p
         proc.kill()
         proc.wait()
     # the holder is dead (kill -9 like): its lock is gone with it, and a new process resumes its backup
-    code = "import sys; sys.path.insert(0, %r); import utils; utils.env.set_run_parameters({'EPOCHS': 6}); " \
-           "print(utils.backup_dir('01_x', 'head'))" % str(env.REPO_ROOT)
+    code = (f"import sys; sys.path.insert(0, {str(env.REPO_ROOT)!r}); import utils; "
+            "utils.env.set_run_parameters({'EPOCHS': 6}); print(utils.backup_dir('01_x', 'head'))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.splitlines() == [f"Resuming 'head' from its backup after epoch 2 ({theirs}).", theirs]
 

@@ -43,8 +43,9 @@ def __getattr__(name):  # plots and backbones import matplotlib/keras: load them
 
 
 __all__ = [
-    "BACKBONES", "DATASETS", "FASHION_CLASSES", "SEED", "ChecksumError", "DataUnavailableError", "StorageError",
-    "ImageFolderError", "UnsafeArchiveError", "backup_dir", "check_backbone", "get_strategy", "in_colab", "is_offline", "is_smoke",
+    "BACKBONES", "DATASETS", "FASHION_CLASSES", "SEED", "ChecksumError", "DataUnavailableError",
+    "ImageFolderError", "StorageError", "UnsafeArchiveError", "backup_dir", "check_backbone", "get_strategy",
+    "in_colab", "is_offline", "is_smoke",
     "load_backbone", "load_fashion_mnist", "load_mnist", "locate", "make_dataset", "mode",
     "plot_confusion_matrix", "plot_history", "record_results", "run_dir", "scan_image_folder",
     "set_seed", "setup", "show_images",

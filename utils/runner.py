@@ -170,18 +170,21 @@ def _kernel_environment(full: bool, build: Path, attempt_dir: Path):
     Absolute, because the kernel runs in `notebooks/`: a relative COURSE_BUILD_DIR would land there.
     The metrics folder is this attempt's own, so two runners of one notebook never read each other's numbers.
     """
-    saved = dict(os.environ)
-    os.environ["COURSE_SMOKE"] = "0" if full else "1"
-    os.environ["COURSE_BUILD_DIR"] = str(build)
-    os.environ["COURSE_RESULTS_DIR"] = str(attempt_dir)
+    changes = {"COURSE_SMOKE": "0" if full else "1", "COURSE_BUILD_DIR": str(build),
+               "COURSE_RESULTS_DIR": str(attempt_dir)}
     for name in ("COURSE_DATA_DIR", "COURSE_CACHE_DIR", "KERAS_HOME"):
         if os.environ.get(name):
-            os.environ[name] = os.path.abspath(os.path.expanduser(os.environ[name]))
+            changes[name] = os.path.abspath(os.path.expanduser(os.environ[name]))
+    saved = {name: os.environ.get(name) for name in changes}
+    os.environ.update(changes)
     try:
         yield
     finally:
-        os.environ.clear()
-        os.environ.update(saved)
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _kernel_manager(log_file):
@@ -529,8 +532,9 @@ def _summary(chosen, records, stopped, unsaved, build) -> int:
         print()
         print(table(records))
     if stopped:
+        not_run = f" Not run: {', '.join(left)}." if left else ""
         print(f"\nStopped: {stopped}. Every notebook that finished is saved in {results.results_path()}; "
-              "an interrupted notebook keeps its last good numbers." + (f" Not run: {', '.join(left)}." if left else ""))
+              f"an interrupted notebook keeps its last good numbers.{not_run}")
         return 128 + _signal_of(stopped)
     if unsaved:
         print("\nStopped: results could not be saved." + (f" Not run: {', '.join(left)}." if left else ""))
