@@ -161,6 +161,7 @@ BAD_FOLDERS = [
 @pytest.mark.parametrize("case, make, words", BAD_FOLDERS, ids=[c for c, *_ in BAD_FOLDERS])
 def test_scan_image_folder_names_the_problem_and_the_fix(tmp_path, monkeypatch, case, make, words):
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(env, "_RUN_PARAMETERS", {"DATA_DIR": ""})  # notebook 06, which has DATA_DIR
     with pytest.raises(ImageFolderError) as err:
         utils.scan_image_folder(make(tmp_path))
     message = str(err.value)
@@ -169,8 +170,11 @@ def test_scan_image_folder_names_the_problem_and_the_fix(tmp_path, monkeypatch, 
 
 
 def test_a_good_folder_passes_the_same_check(tmp_path):
-    for cls in ("roses", "tulips"):
-        _jpeg(tmp_path / "flowers" / cls / "a.jpg")
+    from PIL import Image
+
+    for i, cls in enumerate(("roses", "tulips")):
+        (tmp_path / "flowers" / cls).mkdir(parents=True)
+        Image.new("RGB", (8, 8), (200, 30 * i, 30)).save(tmp_path / "flowers" / cls / "a.jpg")
     assert utils.scan_image_folder(str(tmp_path / "flowers")).class_names == ["roses", "tulips"]
 
 

@@ -183,7 +183,8 @@ def test_a_notebook_that_records_nothing_has_failed(notebook_dir, capsys):
 
 
 def test_a_relative_build_dir_reaches_the_kernel_as_an_absolute_path(notebook_dir, tmp_path, monkeypatch):
-    monkeypatch.setattr(env, "REPO_ROOT", tmp_path)  # relative COURSE_BUILD_DIR is taken from the repository
+    monkeypatch.chdir(tmp_path)  # where the user typed the command
+    monkeypatch.setenv("PWD", str(tmp_path))
     monkeypatch.setenv("COURSE_BUILD_DIR", "relative/build")
     assert runner.run(["03"], {}, full=False) == 0
     build = tmp_path / "relative" / "build"

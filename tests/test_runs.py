@@ -101,7 +101,7 @@ def test_a_second_live_run_gets_its_own_fresh_backup_and_run_folder(build, tmp_p
         _keras_like_backup(Path(theirs))
         env.set_run_parameters({"EPOCHS": 6})
         ours = utils.backup_dir("01_x", "head")
-        assert ours == theirs + "-2" and not (os.path.exists(ours) and os.listdir(ours)), "fresh, not theirs"
+        assert ours == theirs + "-2" and os.listdir(ours) == [], "fresh, not theirs"
         out = capsys.readouterr().out
         assert f"Another live run (pid {proc.pid}" in out and "keeps its own backup in" in out
         assert out.count("\n") == 1, "one line"
@@ -143,7 +143,7 @@ def test_a_damaged_backup_is_moved_aside_announced_and_never_given_to_keras(buil
     DAMAGE[damage](Path(folder))
     capsys.readouterr()
     again = utils.backup_dir("01_x", "head")
-    assert again == folder and not os.path.exists(folder), "Keras gets an empty folder: it starts from epoch 0"
+    assert again == folder and os.listdir(folder) == [], "Keras gets an empty folder: it starts from epoch 0"
     (aside,) = [p for p in os.listdir(os.path.dirname(folder)) if ".damaged-" in p]
     out = capsys.readouterr().out
     assert f"The training backup in {folder} is damaged" in out and aside in out and "epoch 0" in out
@@ -193,11 +193,13 @@ def test_run_dir_fresh_empties_only_its_own_folder(build):
     assert sorted(p.name for p in env.run_dir("01_x").iterdir()) == ["logs", "model.keras"]
 
 
-def test_relative_build_dir_is_taken_from_the_repository_root(monkeypatch):
+def test_relative_build_and_results_folders_are_made_absolute(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PWD", str(tmp_path))
     monkeypatch.setenv("COURSE_BUILD_DIR", "some/build")
-    assert env.build_dir() == env.REPO_ROOT / "some" / "build"
+    assert env.build_dir() == tmp_path / "some" / "build"
     monkeypatch.setenv("COURSE_RESULTS_DIR", "some/metrics")
-    assert results.metrics_dir() == env.REPO_ROOT / "some" / "metrics"
+    assert results.metrics_dir() == tmp_path / "some" / "metrics"
 
 
 # --- writes: atomic, and a full or read-only disk is one clear message ------------------------------------

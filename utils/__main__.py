@@ -27,6 +27,9 @@ def main(argv: list[str] | None = None) -> int:
     res.add_argument("--readme", action="store_true", help="write the table into README.md's results block")
 
     args = parser.parse_args(argv)
+    from .data import resolve_environment
+
+    resolve_environment()  # relative folders mean the folder the command was typed in, also for the kernels
     if args.command == "run":
         from .runner import parse_parameters
         from .runner import run as run_notebooks

@@ -17,9 +17,11 @@ import gzip
 import hashlib
 import os
 import shutil
+import sys
 import tarfile
 import urllib.request
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -40,6 +42,10 @@ class ChecksumError(RuntimeError):
 
 class UnsafeArchiveError(RuntimeError):
     """An archive holds an entry that would land outside the target folder, or a link."""
+
+
+class DamagedDataError(DataUnavailableError, ValueError):
+    """A dataset file in the mirror or the cache is damaged; the message names the file and the fix."""
 
 
 @dataclass(frozen=True)
@@ -183,9 +189,45 @@ DATASETS: dict[str, Dataset] = {
 _SOURCES: dict[str, str] = {}
 
 
+#: Folders the course reads from the environment; a relative one is resolved once (`resolve_environment`).
+FOLDER_VARIABLES = ("COURSE_DATA_DIR", "COURSE_CACHE_DIR", "COURSE_BUILD_DIR", "KERAS_HOME")
+
+
+def _typed_in() -> str:
+    """The folder a relative path was typed in.
+
+    The current folder, except in a notebook kernel: Jupyter, nbval and papermill start kernels in the
+    notebook's folder, while `$PWD` still names the shell folder where the user typed the command.
+    """
+    pwd = os.environ.get("PWD")
+    if "ipykernel" in sys.modules and pwd and os.path.isabs(pwd) and os.path.isdir(pwd):
+        return pwd
+    return os.getcwd()
+
+
+def _env_folder(name: str) -> Path | None:
+    value = os.environ.get(name)
+    if not value:
+        return None
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else Path(_typed_in()) / path
+
+
+def resolve_environment() -> None:
+    """Make relative `COURSE_DATA_DIR`, `COURSE_CACHE_DIR`, `COURSE_BUILD_DIR` and `KERAS_HOME` absolute, once.
+
+    Called when `utils` is imported (before Keras reads `KERAS_HOME`) and by `python -m utils` before any
+    kernel starts, so that every process (kernels run in `notebooks/`) sees the same folders.
+    """
+    for name in FOLDER_VARIABLES:
+        path = _env_folder(name)
+        if path is not None and os.environ[name] != str(path):
+            os.environ[name] = str(path)
+
+
 def mirror_dir() -> Path | None:
-    value = os.environ.get("COURSE_DATA_DIR")
-    return Path(value).expanduser() if value else None
+    """The offline mirror, `$COURSE_DATA_DIR` (absolute; a relative value is taken from where it was typed)."""
+    return _env_folder("COURSE_DATA_DIR")
 
 
 def mirror_label(rel: str | Path) -> str:
@@ -195,14 +237,12 @@ def mirror_label(rel: str | Path) -> str:
 
 def keras_home() -> Path:
     """Keras' own folder: `$KERAS_HOME`, else `~/.keras` (its `datasets/` and `models/` caches)."""
-    return Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras").expanduser()
+    return _env_folder("KERAS_HOME") or Path.home() / ".keras"
 
 
 def cache_dir() -> Path:
     """Download cache: `COURSE_CACHE_DIR`, else Keras' own dataset cache (`$KERAS_HOME/datasets`)."""
-    if os.environ.get("COURSE_CACHE_DIR"):
-        return Path(os.environ["COURSE_CACHE_DIR"]).expanduser()
-    return keras_home() / "datasets"
+    return _env_folder("COURSE_CACHE_DIR") or keras_home() / "datasets"
 
 
 def sources() -> dict[str, str]:
@@ -405,27 +445,90 @@ def _check_grocery_files(root: Path) -> None:
 # --- array datasets ----------------------------------------------------------------------------
 
 
-def read_idx(path: Path) -> np.ndarray:
-    """Read an IDX file (the MNIST format, optionally gzipped) into a uint8 array."""
-    opener = gzip.open if str(path).endswith(".gz") else open
-    with opener(path, "rb") as f:
-        raw = f.read()
+_IDX_KIND = {"images": "idx3", "labels": "idx1"}
+
+
+def read_idx(path: Path, kind: str | None = None) -> np.ndarray:
+    """Read an IDX file (the MNIST format, gzipped or already unzipped) into a uint8 array.
+
+    `kind` ("images": N x 28 x 28, "labels": N values 0-9) is checked too, so swapped files are caught.
+    Raises `DamagedDataError` saying what is wrong with the file: empty, cut short, an HTML page, bit rot,
+    not IDX, or the wrong kind.
+    """
+    path = Path(path)
+
+    def damaged(why: str):
+        return DamagedDataError(f"{path} is damaged: {why}.")
+
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        raise damaged(f"it cannot be read ({err.strerror or err})") from None
+    if not raw:
+        raise damaged("it is empty (0 bytes)")
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            raw = gzip.decompress(raw)
+        except EOFError:
+            raise damaged(f"its gzip data ends before its end marker: the file ({path.stat().st_size:,} bytes) is "
+                          f"cut short by an interrupted download or copy, or corrupted") from None
+        except (OSError, zlib.error) as err:  # gzip.BadGzipFile is an OSError
+            raise damaged(f"its gzip data does not check out ({err}): bit rot or a bad copy") from None
+    elif raw[:200].lstrip().lower().startswith((b"<!doctype html", b"<html", b"<?xml")):
+        raise damaged("it is an HTML page (a failed download saved under the data's name), not MNIST data")
+    elif raw[:3] != b"\x00\x00\x08":
+        raise damaged("it is neither gzip nor IDX data (the MNIST format)")
+    # else: an IDX file someone already unzipped (keeping the .gz name): its content is all that matters
+    if len(raw) < 4 or len(raw) < 4 + 4 * raw[3]:
+        raise damaged("it is cut short inside its header")
+    if raw[:2] != b"\x00\x00":
+        raise damaged("its header is not IDX")
+    if raw[2] != 0x08:
+        raise damaged(f"its values are not unsigned bytes (IDX type 0x{raw[2]:02x}): not MNIST data")
     ndim = raw[3]
     shape = [int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
     data = np.frombuffer(raw, np.uint8, offset=4 + 4 * ndim)
     if data.size != int(np.prod(shape)):
-        raise ValueError(f"{path} is damaged: its header promises {shape} but holds {data.size:,} values")
-    return data.reshape(shape)
+        cut = "cut short" if data.size < int(np.prod(shape)) else "longer than it should be"
+        raise damaged(f"its header promises {shape} but it holds {data.size:,} values ({cut})")
+    array = data.reshape(shape)
+    if kind == "images" and (ndim != 3 or tuple(shape[1:]) != (28, 28)):
+        what = "labels" if ndim == 1 else f"an array of shape {shape}"
+        raise damaged(f"it holds {what}, not 28x28 images: the image and label files are swapped or misnamed"
+                      if ndim == 1 else f"it holds {what}, not 28x28 images: another dataset's file")
+    if kind == "labels":
+        if ndim != 1:
+            raise damaged(f"it holds {'images' if ndim == 3 else f'an array of shape {shape}'}, not labels: the "
+                          f"image and label files are swapped or misnamed")
+        if array.size and array.max() > 9:
+            raise damaged(f"it holds labels up to {array.max()}, outside 0-9: not MNIST labels")
+    return array
+
+
+def _damage_fix(name: str, root: Path) -> str:
+    """What to do about a damaged file of dataset `name` found in `root` (the mirror, or the cache)."""
+    mirror = mirror_dir()
+    if mirror is not None and os.path.abspath(root).startswith(os.path.abspath(mirror) + os.sep):
+        return (f"The offline mirror holds a damaged copy: replace the file from a good copy of the mirror (on a "
+                f"machine with internet: `python -m utils download {name} --to {mirror}`), or unset COURSE_DATA_DIR "
+                f"to use the download cache instead.")
+    return (f"Delete {root} and run again: the course downloads it again (or run `python -m utils download {name}` "
+            f"on a machine with internet). {HELP}")
 
 
 def _load_idx_dataset(name: str):
     root = locate(name)
     if _SOURCES[name].startswith("STAND-IN"):
         return _digits_as_mnist()
-    x_train, y_train, x_test, y_test = (read_idx(root / f) for f in _IDX)
-    for x, y, split in ((x_train, y_train, "train"), (x_test, y_test, "test")):
-        if len(x) != len(y):
-            raise ValueError(f"{root}: {len(x):,} {split} images but {len(y):,} labels; the files do not belong together")
+    try:
+        x_train, y_train, x_test, y_test = (read_idx(root / f, kind) for f, kind in
+                                            zip(_IDX, ("images", "labels", "images", "labels")))
+        for x, y, split in ((x_train, y_train, "train"), (x_test, y_test, "test")):
+            if len(x) != len(y):
+                raise DamagedDataError(f"{root}: {len(x):,} {split} images but {len(y):,} labels; the files do not "
+                                       f"belong together (mixed from two copies, or one is damaged).")
+    except DamagedDataError as err:
+        raise DamagedDataError(f"{name}: {err} {_damage_fix(name, root)}") from None
     _SOURCES[name] += f" ({len(x_train):,} train / {len(x_test):,} test)"
     return (x_train, y_train), (x_test, y_test)
 

@@ -16,7 +16,6 @@ its failed attempt as the record (with an `"error"`). Every save:
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
 from pathlib import Path
@@ -25,8 +24,8 @@ from . import data, env, runs
 
 
 def metrics_dir() -> Path:
-    path = Path(os.environ.get("COURSE_RESULTS_DIR") or env.build_dir() / "metrics").expanduser()
-    return path if path.is_absolute() else env.REPO_ROOT / path
+    """Where `record_results` writes: `COURSE_RESULTS_DIR` (the runner sets one per attempt), else build/metrics."""
+    return data._env_folder("COURSE_RESULTS_DIR") or env.build_dir() / "metrics"
 
 
 def metrics_path(notebook: str) -> Path:

@@ -50,23 +50,69 @@ def select(names: list[str]) -> list[Path]:
     return chosen
 
 
+def _path_value(text: str) -> str:
+    """A folder typed after `-p NAME=`: quotes stripped, `~` expanded, made absolute against the user's folder.
+
+    Kernels run with `notebooks/` as their working folder, so a relative path must be resolved here, where
+    the user typed it. Empty stays empty (the notebook's default).
+    """
+    text = text.strip()
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+        text = text[1:-1]
+    if not text:
+        return ""
+    return os.path.abspath(os.path.expanduser(text))
+
+
 def parse_parameters(pairs: list[str]) -> dict:
-    """`["EPOCHS=3", "BACKBONE=resnet50"]` -> `{"EPOCHS": 3, "BACKBONE": "resnet50"}` (Python literals)."""
+    """`["EPOCHS=3", "BACKBONE=resnet50"]` -> `{"EPOCHS": 3, "BACKBONE": "resnet50"}` (Python literals).
+
+    Folder parameters (`DATA_DIR`) are kept as text and made absolute against the current folder.
+    """
+    from .params import SPECS
+
     params = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
         if not sep or not name.isidentifier():
             raise SystemExit(f"error: -p expects NAME=VALUE, got {pair!r}")
+        if name in params:
+            raise SystemExit(f"error: -p {name} is given twice ({params[name]!r} and {value!r}); give it once")
+        if name in SPECS and SPECS[name].kind == "path":
+            params[name] = _path_value(value)
+            continue
         try:
             params[name] = ast.literal_eval(value)
-        except (ValueError, SyntaxError):
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
             params[name] = value
     return params
 
 
+def _computed_from(declared: dict) -> dict[str, list[str]]:
+    """Parameters whose value other parameters' defaults are computed from: `{"SMOKE": ["EPOCHS", ...]}`."""
+    users: dict[str, list[str]] = {}
+    for name, info in declared.items():
+        try:
+            tree = ast.parse(str(info.get("default", "")), mode="eval")
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Name) and node.id in declared and node.id != name:
+                users.setdefault(node.id, []).append(name)
+    return users
+
+
 def check_parameters(path: Path, params: dict) -> None:
-    """Refuse parameters the notebook does not declare in its `parameters` cell (typos would be ignored)."""
+    """Refuse, before any kernel starts, what the notebook would ignore or cannot use.
+
+    Unknown names (typos would be ignored), names other parameters' defaults are computed from (setting
+    `SMOKE` would not recompute `EPOCHS = 2 if SMOKE else 30`), and values outside the course's specs
+    (`utils.params.SPECS`, with the notebook's own overrides) or, for parameters without a spec, of another
+    type than the default.
+    """
     import papermill
+
+    from . import params as specs
 
     declared = papermill.inspect_notebook(str(path))
     unknown = sorted(set(params) - set(declared))
@@ -74,7 +120,22 @@ def check_parameters(path: Path, params: dict) -> None:
         raise SystemExit(
             f"error: {path.stem} has no parameter {', '.join(unknown)}. Its parameters: {', '.join(declared)}"
         )
+    computed = _computed_from(declared)
+    for name in params:
+        if name in computed:
+            users = computed[name]
+            fix = ("Smoke mode is the default; use --full for full mode, e.g. `python -m utils run --full "
+                   f"{path.stem[:2]}`." if name == "SMOKE" else
+                   f"Set those parameters themselves, e.g. -p {users[0]}=...")
+            raise SystemExit(
+                f"error: {path.stem}: {name} cannot be set with -p: the defaults of {', '.join(users)} are computed "
+                f"from it when the notebook starts, before -p values arrive, so they would not change. {fix}")
     for name, value in params.items():
+        if specs.spec_for(name, path.stem) is not None:
+            problem = specs.problem(name, value, path.stem)
+            if problem:
+                raise SystemExit(f"error: {path.stem}: {problem}")
+            continue
         problem = type_problem(name, value, declared[name]["default"])
         if problem:
             raise SystemExit(f"error: {path.stem}: {problem}. Example: -p {name}={declared[name]['default']!s}")
@@ -95,7 +156,10 @@ def _literal_types(expression: str) -> set[type] | None:
 
 
 def type_problem(name: str, value, default: str) -> str | None:
-    """Why `value` does not fit a parameter whose default is the source text `default`; None if it fits."""
+    """Why `value` does not fit a parameter whose default is the source text `default`; None if it fits.
+
+    Used for parameters without a spec in `utils.params.SPECS` (a notebook outside the course).
+    """
     types = _literal_types(default)
     if not types:
         return None
