@@ -2,9 +2,9 @@
 
 A full disk is a tmpfs of a few hundred kilobytes filled to the last byte: writes then fail with ENOSPC
 from the kernel, exactly as on a full laptop disk. A read-only folder is a tmpfs mounted (or remounted)
-read-only: EROFS, which even root cannot write through (root ignores `chmod`). Mounting needs root or
-CAP_SYS_ADMIN; where the test machine refuses, the test is skipped and says why (a non-root user gets
-a read-only folder from `chmod` instead, which binds non-root users).
+read-only: EROFS, which even root cannot write through (root ignores `chmod`; a non-root user gets
+`chmod 555` instead). Mounting needs root or CAP_SYS_ADMIN; where the machine refuses, the test that
+needs it is skipped and says why.
 """
 
 import os
@@ -40,29 +40,6 @@ def tmpfs(path, size="1m", read_only=False):
 def remount_read_only(path) -> None:
     problem = _mount("-o", "remount,ro", str(path))
     assert problem is None, problem
-
-
-@contextmanager
-def read_only(path):
-    """`path` (a folder, created if missing, kept with its content) made read-only for the `with` block."""
-    path.mkdir(parents=True, exist_ok=True)
-    if os.geteuid() != 0:  # chmod binds everyone but root
-        os.chmod(path, 0o555)
-        try:
-            yield path
-        finally:
-            os.chmod(path, 0o755)
-        return
-    problem = _mount("--bind", str(path), str(path))
-    if problem:
-        pytest.skip(f"root ignores chmod, and a read-only bind mount was refused here ({problem})")
-    try:
-        remount_problem = _mount("-o", "remount,bind,ro", str(path))
-        if remount_problem:
-            pytest.skip(f"root ignores chmod, and remounting read-only was refused here ({remount_problem})")
-        yield path
-    finally:
-        subprocess.run(["umount", "-l", str(path)], capture_output=True)
 
 
 def fill(folder) -> int:

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from contextlib import nullcontext
 
 import pytest
 from _mounts import fill, remount_read_only, tmpfs
@@ -204,23 +205,28 @@ def test_a_full_disk_is_one_clear_line_keeps_saved_results_and_is_not_sticky(tmp
         assert {r["metrics"]["value"] for r in course.records().values()} == {6.0}
 
 
-STOPS = {
-    "full": (fill, "error: no space left on the disk holding {build}: free some space, or point COURSE_BUILD_DIR at "
-                   "a folder on another disk (e.g. COURSE_BUILD_DIR=/tmp/course-build)\n"),
-    "read-only": (remount_read_only, "error: cannot write to {build} (Read-only file system): point COURSE_BUILD_DIR "
-                                     "at a writable folder (e.g. COURSE_BUILD_DIR=/tmp/course-build)\n"),
-}
-
-
-@pytest.mark.parametrize("disk", STOPS)
+@pytest.mark.parametrize("disk", ["full", "read-only"])
 def test_a_build_folder_that_takes_no_writes_stops_the_run_in_one_line_and_results_still_show(tmp_path, disk):
-    make, message = STOPS[disk]
-    with tmpfs(tmp_path / "build", size="512k") as build:
+    # root writes through chmod, so a read-only folder is a read-only tmpfs for root and chmod 555 otherwise
+    mounted = disk == "full" or os.geteuid() == 0
+    with tmpfs(tmp_path / "build", size="512k") if mounted else nullcontext(tmp_path / "build") as build:
+        build.mkdir(exist_ok=True)
         course = Course(tmp_path, build)
         assert course.run("run", "01", "-p", "EPOCHS=2")[0] == 0
-        make(build)
-        code, out, err = course.run("run", "01", "-p", "EPOCHS=3")
-        assert (code, out, err) == (2, "", message.format(build=build))
-        code, out, err = course.run("results")
-        assert code == 0 and "| 01_quick | smoke `EPOCHS=2` |" in out, err
-        _no_traceback(out, err)
+        if disk == "full":
+            fill(build)
+            message = (f"error: no space left on the disk holding {build}: free some space, or point "
+                       "COURSE_BUILD_DIR at a folder on another disk (e.g. COURSE_BUILD_DIR=/tmp/course-build)\n")
+        else:
+            remount_read_only(build) if mounted else os.chmod(build, 0o555)
+            why = "Read-only file system" if mounted else "Permission denied"
+            message = (f"error: cannot write to {build} ({why}): point COURSE_BUILD_DIR at a writable folder "
+                       "(e.g. COURSE_BUILD_DIR=/tmp/course-build)\n")
+        try:
+            code, out, err = course.run("run", "01", "-p", "EPOCHS=3")
+            assert (code, out, err) == (2, "", message)
+            code, out, err = course.run("results")
+            assert code == 0 and "| 01_quick | smoke `EPOCHS=2` |" in out, err
+            _no_traceback(out, err)
+        finally:
+            os.chmod(build, 0o755) if not mounted else None
