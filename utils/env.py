@@ -10,6 +10,7 @@ import os
 import platform
 import shutil
 import sys
+import time
 from pathlib import Path
 
 #: The seed every notebook uses unless told otherwise (issue: runs must repeat).
@@ -108,7 +109,7 @@ def run_dir(notebook: str, *parts: str, fresh: bool = False) -> Path:
 
     path = _run_root(notebook).joinpath(*parts)
     if fresh and path.exists():
-        aside = path.with_name(f".{path.name}.old-{os.getpid()}")
+        aside = path.with_name(f".{path.name}.old-{os.getpid()}-{time.time_ns()}")
         try:
             os.replace(path, aside)  # out of the way at once, even if deleting takes a while or fails
         except OSError as err:

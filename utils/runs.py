@@ -302,6 +302,10 @@ def _epoch(folder: Path) -> int | None:
 def _set_aside(folder: Path, problem: str, phase: str) -> None:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     aside = folder.with_name(f"{folder.name}.damaged-{stamp}")
+    n = 1
+    while aside.exists():
+        n += 1
+        aside = folder.with_name(f"{folder.name}.damaged-{stamp}-{n}")
     try:
         os.replace(folder, aside)
     except OSError as err:
