@@ -68,6 +68,8 @@ def test_run_executes_records_and_tabulates(notebook_dir, capsys):
     assert "broken on purpose" in records["02_beta_fails"]["error"]
     assert records["03_gamma"]["metrics"] == {"test_accuracy": 0.5}
     assert (env.build_dir() / "01_alpha.ipynb").exists(), "the executed copy is kept"
+    assert json.loads((env.build_dir() / "metrics" / "01_alpha.json").read_text())["metrics"]["epochs"] == 4.0
+    assert not (env.build_dir() / "metrics" / "02_beta_fails.json").exists()
     out = capsys.readouterr().out
     assert "test_accuracy=0.5" in out and "FAILED: ValueError: broken on purpose" in out
 

@@ -363,6 +363,19 @@ def _keep_executed_copy(partial: Path, out: Path) -> None:
     partial.unlink(missing_ok=True)
 
 
+def _publish_metrics(attempt_file: Path | None, published: Path) -> None:
+    """`build/metrics/<notebook>.json` holds what this attempt recorded (moved, so its time is when the
+    notebook wrote it), or nothing: never an older run's numbers beside this run's executed copy."""
+    try:
+        if attempt_file is not None:
+            runs.make_dir(published.parent)
+            os.replace(attempt_file, published)
+        else:
+            published.unlink(missing_ok=True)
+    except OSError:
+        pass  # a full or read-only disk: the attempt's record is reported and saved all the same
+
+
 def execute(path: Path, params: dict, full: bool) -> dict:
     """Run one notebook; return this attempt's record.
 
@@ -406,6 +419,7 @@ def execute(path: Path, params: dict, full: bool) -> dict:
             recorded = json.loads(metrics_file.read_text()) if metrics_file.exists() else None
         except (OSError, ValueError):
             recorded = None
+        _publish_metrics(metrics_file if recorded else None, results.metrics_path(path.stem))
         shutil.rmtree(attempt_dir, ignore_errors=True)
     if error is None and recorded is None:
         status, error = "failed", (f"the notebook ran to the end but recorded no results: it must call "
