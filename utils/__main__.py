@@ -1,4 +1,4 @@
-"""Command line: `python -m utils run|download|datasets`. See `python -m utils --help`."""
+"""Command line: `python -m utils run|download|datasets|results|site`. See `python -m utils --help`."""
 
 from __future__ import annotations
 
@@ -26,10 +26,24 @@ def main(argv: list[str] | None = None) -> int:
     res = sub.add_parser("results", help="print build/results.json as a Markdown table")
     res.add_argument("--readme", action="store_true", help="write the table into README.md's results block")
 
+    site = sub.add_parser("site", help="build the course website into build/site/ from the executed notebooks")
+    site.add_argument("--out", metavar="DIR", help="where to write the site (default: build/site)")
+
     args = parser.parse_args(argv)
     from .data import resolve_environment
 
     resolve_environment()  # relative folders mean the folder the command was typed in, also for the kernels
+    if args.command == "site":
+        from pathlib import Path
+
+        from .site import SiteError, build
+
+        try:
+            build(out=Path(args.out).resolve() if args.out else None)
+        except SiteError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        return 0
     if args.command == "run":
         from .runner import parse_parameters
         from .runner import run as run_notebooks
