@@ -569,6 +569,9 @@ def run(names: list[str], params: dict, full: bool) -> int:
         print(f"error: {problem}", file=sys.stderr)
         return 2
     _clean_leftovers(build)
+    # After Ctrl-C or SIGTERM inside papermill, nbclient's cell task dies with the kernel; asyncio would print
+    # "Task exception was never retrieved" and a traceback when that task is collected, possibly at exit.
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL)
     mode = "full" if full else "smoke"
     records, stopped, unsaved = [], None, None
     with _Signals() as signals:
