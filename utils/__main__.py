@@ -50,22 +50,9 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_notebooks(args.notebooks, parse_parameters(args.param), args.full)
     if args.command == "results":
-        import json
+        from .runner import results_command
 
-        from .env import REPO_ROOT, build_dir
-        from .runner import markdown_table, update_readme
-
-        path = build_dir() / "results.json"
-        if not path.exists():
-            print(f"No {path} yet: run `python -m utils run` first.", file=sys.stderr)
-            return 2
-        records = json.loads(path.read_text())
-        if args.readme:
-            update_readme(records, REPO_ROOT / "README.md")
-            print(f"README.md updated with {len(records)} results")
-        else:
-            print(markdown_table(records))
-        return 0
+        return results_command(args.readme)
     if args.command == "download":
         from .fetch import download_command
 

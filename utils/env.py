@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import os
 import platform
+import shutil
 import sys
+import time
 from pathlib import Path
 
 #: The seed every notebook uses unless told otherwise (issue: runs must repeat).
@@ -48,8 +50,14 @@ def mode() -> str:
 
 
 def build_dir() -> Path:
-    """Where executed notebooks, metrics and run folders go (`COURSE_BUILD_DIR`, default `<repo>/build`)."""
-    return Path(os.environ.get("COURSE_BUILD_DIR") or REPO_ROOT / "build")
+    """Where executed notebooks, metrics and run folders go (`COURSE_BUILD_DIR`, default `<repo>/build`).
+
+    Always absolute: a relative `COURSE_BUILD_DIR` means the folder it was typed in (`data.resolve_environment`),
+    and the runner hands kernels (which run in `notebooks/`) the absolute path.
+    """
+    from . import data
+
+    return data._env_folder("COURSE_BUILD_DIR") or REPO_ROOT / "build"
 
 
 _RUN_PARAMETERS: dict = {}
@@ -66,20 +74,48 @@ def run_parameters() -> dict:
     return dict(_RUN_PARAMETERS)
 
 
+_RUN_ROOTS: dict[tuple, Path] = {}  # (build folder, notebook, mode) -> the run folder this process holds
+
+
+def _run_root(notebook: str) -> Path:
+    """`build/runs/<notebook>/<mode>`, or `<mode>-2`, ... when another live process holds that one."""
+    from . import runs
+
+    parent = build_dir() / "runs" / notebook
+    key = (str(parent), mode())
+    if key not in _RUN_ROOTS:
+        for n in range(1, 100):
+            name = mode() if n == 1 else f"{mode()}-{n}"
+            if runs.try_lock(parent / f".{name}.lock"):
+                break
+        if n > 1:
+            owner = runs.lock_owner(parent / f".{mode()}.lock")
+            print(f"Another live run of {notebook}{f' ({owner})' if owner else ''} is using {parent / mode()}; "
+                  f"this run uses {parent / name} so that neither overwrites the other's files.", flush=True)
+        _RUN_ROOTS[key] = parent / name
+    return _RUN_ROOTS[key]
+
+
 def run_dir(notebook: str, *parts: str, fresh: bool = False) -> Path:
-    """A notebook's own folder for checkpoints, logs and saved models: `build/runs/<notebook>/<parts>`.
+    """A notebook's own folder for saved models, logs and caches: `build/runs/<notebook>/<mode>/<parts>`.
 
     Smoke and full runs get separate folders so that a smoke run never resumes from, or overwrites,
-    an hour of full-mode training. `fresh=True` empties the folder first.
+    an hour of full-mode training. The folder belongs to this process while it lives: a second run of
+    the same notebook at the same time gets `<mode>-2` (announced), so two runs never write into, or
+    empty, each other's folder. `fresh=True` empties the folder first. Training backups have their own
+    folders: `utils.backup_dir`.
     """
-    path = build_dir() / "runs" / notebook / mode()
-    path = path.joinpath(*parts)
-    if fresh and path.exists():
-        import shutil
+    from . import runs
 
-        shutil.rmtree(path)
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    path = _run_root(notebook).joinpath(*parts)
+    if fresh and path.exists():
+        aside = path.with_name(f".{path.name}.old-{os.getpid()}-{time.time_ns()}")
+        try:
+            os.replace(path, aside)  # out of the way at once, even if deleting takes a while or fails
+        except OSError as err:
+            raise runs.storage_error(path.parent, err) from None
+        shutil.rmtree(aside, ignore_errors=True)
+    return runs.make_dir(path)
 
 
 def set_seed(seed: int = SEED, deterministic: bool | None = None) -> None:
