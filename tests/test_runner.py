@@ -34,6 +34,16 @@ def notebook_dir(course_env, tmp_path, monkeypatch):
     return folder
 
 
+def test_kernels_draw_inline_figures_even_when_the_caller_chose_a_backend(notebook_dir, monkeypatch):
+    monkeypatch.setenv("MPLBACKEND", "Agg")  # what conftest.py sets for pytest itself
+    _notebook(notebook_dir / "04_plot.ipynb",
+              'import matplotlib.pyplot as plt\nplt.plot([1, 2])\nutils.record_results("04_plot", n=1)')
+    assert runner.run(["04"], {}, full=False) == 0
+    executed = json.loads((env.build_dir() / "04_plot.ipynb").read_text())
+    outputs = [o for c in executed["cells"] for o in c.get("outputs", [])]
+    assert any("image/png" in o.get("data", {}) for o in outputs), "the figure was not shown inline"
+
+
 def test_select_by_number_name_and_fragment(notebook_dir):
     assert [p.stem for p in runner.select(["1", "03"])] == ["01_alpha", "03_gamma"]
     assert [p.stem for p in runner.select(["beta"])] == ["02_beta_fails"]

@@ -232,6 +232,15 @@ def test_a_lesson_whose_mode_cannot_be_told_is_never_shown_as_full(build):
     assert run["style"] == "smoke" and "not real results" in run["headline"] and "Full run" not in run["headline"]
 
 
+def test_a_damaged_results_file_does_not_stop_the_site(build):
+    _write_run(build, mode="full")
+    text = (build / "results.json").read_text()
+    (build / "results.json").write_text(text[: len(text) // 2])  # cut short, as a full disk leaves it
+    _, records = site.collect()
+    assert records, "the readable records are used"
+    assert (site.build() / "index.html").exists()
+
+
 def test_lessons_not_run_are_listed_and_an_empty_build_is_refused(build):
     with pytest.raises(site.SiteError, match="python -m utils run"):
         site.build()

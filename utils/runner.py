@@ -239,8 +239,14 @@ def _kernel_environment(full: bool, build: Path, attempt_dir: Path):
     for name in ("COURSE_DATA_DIR", "COURSE_CACHE_DIR", "KERAS_HOME"):
         if os.environ.get(name):
             changes[name] = os.path.abspath(os.path.expanduser(os.environ[name]))
+    # A matplotlib backend chosen for this process (pytest sets Agg) would stop the kernel's inline figures.
+    changes["MPLBACKEND"] = None
     saved = {name: os.environ.get(name) for name in changes}
-    os.environ.update(changes)
+    for name, value in changes.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
     try:
         yield
     finally:

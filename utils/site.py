@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from . import env
-from .results import metrics_path
+from .results import load_results, metrics_path
 
 DOCS_DIR = env.REPO_ROOT / "docs"
 NOTEBOOK_DIR = env.REPO_ROOT / "notebooks"
@@ -197,8 +197,7 @@ def _own_record(lesson: Lesson, results: list[dict]) -> dict:
 def collect() -> tuple[list[Lesson], list[dict]]:
     """Every lesson in reading order (those not run too), and the records of `build/results.json`."""
     build = env.build_dir()
-    results_file = build / "results.json"
-    results = json.loads(results_file.read_text()) if results_file.exists() else []
+    results = load_results()  # a damaged results.json is read as far as it can be, never a crash
     lessons = []
     for source in sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb")):
         executed = build / source.name
