@@ -50,11 +50,14 @@ def test_a_file_keras_publishes_a_hash_for_must_match_it(nets, capsys):
     assert "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5 is damaged (md5 " in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("present, expected", [
-    (["mobilenet_1_0_224_tf_no_top.h5", "mobilenet_2_5_224_tf_no_top.h5"], "mobilenet_100"),
-    (["mobilenet_2_5_224_tf_no_top.h5"], "mobilenet_025"),
+@pytest.mark.parametrize("mode, present, expected", [
+    ("full", ["mobilenet_1_0_224_tf_no_top.h5", "mobilenet_2_5_224_tf_no_top.h5"], "mobilenet_100"),
+    ("full", ["mobilenet_2_5_224_tf_no_top.h5"], "mobilenet_025"),
+    ("smoke", ["mobilenet_1_0_224_tf_no_top.h5", "mobilenet_2_5_224_tf_no_top.h5"], "mobilenet_025"),  # fast first
+    ("smoke", ["mobilenet_1_0_224_tf_no_top.h5"], "mobilenet_100"),
 ])
-def test_a_missing_network_falls_back_in_order_said_once_and_recorded(nets, capsys, present, expected):
+def test_a_missing_network_falls_back_in_order_said_once_and_recorded(nets, monkeypatch, capsys, mode, present, expected):
+    monkeypatch.setenv("COURSE_SMOKE", "1" if mode == "smoke" else "0")
     for name in present:
         fake_weights(nets["models"] / name)
     assert backbones.choose_backbone("resnet50") == expected
@@ -129,7 +132,7 @@ def test_a_damaged_cache_file_without_a_keras_hash_is_set_aside(nets, capsys):
 def test_nothing_at_all_smoke_uses_random_weights_full_names_the_fix(nets, monkeypatch, capsys, include_top):
     assert backbones.choose_backbone("resnet50", include_top=include_top) == "mobilenet_025"
     out = capsys.readouterr().out
-    assert "nor for mobilenet_100, mobilenet_025: smoke mode uses mobilenet_025 with RANDOM weights" in out
+    assert "nor for mobilenet_025, mobilenet_100: smoke mode uses mobilenet_025 with RANDOM weights" in out
     key = "choice:resnet50" + (":top" if include_top else "")
     assert data.sources()[key].startswith("mobilenet_025 with RANDOM weights instead")
     monkeypatch.setenv("COURSE_SMOKE", "0")

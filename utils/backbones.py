@@ -29,6 +29,14 @@ KERAS_WEIGHTS_URL = "https://storage.googleapis.com/tensorflow/keras-application
 #: What `choose_backbone` falls back to, best first: the two MobileNets the offline mirror holds.
 FALLBACKS = ("mobilenet_100", "mobilenet_025")
 
+#: The network that stands in, with random weights, when smoke mode finds no weights at all.
+SMOKE_STAND_IN = "mobilenet_025"
+
+
+def fallback_order() -> tuple[str, ...]:
+    """`FALLBACKS`, best first; in smoke mode the smallest first (it only checks that the code runs, fast)."""
+    return FALLBACKS[::-1] if env.is_smoke() else FALLBACKS
+
 
 @dataclass(frozen=True)
 class Backbone:
@@ -223,7 +231,7 @@ def search(wanted: WeightsFile, *, download: bool = True) -> tuple[Path | None, 
         again = "downloading it again" if download and not env.is_offline() else "not downloaded again here"
         print(f"! {cached} was damaged ({problem}): moved to {aside.name} (delete it when you like); {again}.")
     if not problems:
-        problems.append(f"not in {'the mirror or ' if mirror else ''}Keras' cache ({cached.parent})")
+        problems.append("not in the mirror or Keras' cache" if mirror else "not in Keras' cache, and no mirror is set")
     if env.is_offline() or not download:
         problems.append("COURSE_OFFLINE=1: no download tried" if env.is_offline() else "no download tried")
         return None, "; ".join(problems)
@@ -294,20 +302,20 @@ def _announce_random(name: str, where: str) -> None:
 
 
 def choose_backbone(preferred: str, *, include_top: bool = False) -> str:
-    """`preferred` when its ImageNet weights can be had, else the first of `FALLBACKS` whose can.
+    """`preferred` when its ImageNet weights can be had, else the first of `fallback_order()` whose can.
 
     "Can be had" is decided by trying: a sound file in the mirror or Keras' cache, or a download that
     works (never by a flag: without network the download fails fast and the next network is tried).
-    A substitution is printed in one line and recorded (`build/results.json`). With nothing at all,
-    smoke mode uses `mobilenet_025` with random weights, announced; full mode raises
-    `DataUnavailableError` naming the fix. `include_top=True` asks for the network with its ImageNet
-    classifier (`load_classifier`).
+    A substitution is printed in one line and recorded (`build/results.json`). Smoke mode tries the
+    smallest fallback first, and with nothing at all uses `mobilenet_025` with random weights,
+    announced; full mode then raises `DataUnavailableError` naming the fix. `include_top=True` asks
+    for the network with its ImageNet classifier (`load_classifier`).
     """
     check_backbone(preferred)
     top = " with its ImageNet top" if include_top else ""
     label = f"choice:{preferred}" + (":top" if include_top else "")
     why = {}
-    for name in (preferred, *[f for f in FALLBACKS if f != preferred]):
+    for name in (preferred, *[f for f in fallback_order() if f != preferred]):
         path, where = search(weights_file(name, include_top))
         if path is None:
             why[name] = where
@@ -319,7 +327,7 @@ def choose_backbone(preferred: str, *, include_top: bool = False) -> str:
         return name
     others = ", ".join(n for n in why if n != preferred)
     if env.is_smoke():
-        stand_in = FALLBACKS[-1]
+        stand_in = SMOKE_STAND_IN
         print(f"! No ImageNet weights{top} can be had here for {preferred} ({why[preferred]}), nor for {others}: "
               f"smoke mode uses {stand_in} with RANDOM weights (a stand-in: its numbers mean nothing).")
         data.note_source(label, f"{stand_in} with RANDOM weights instead: no ImageNet weights can be had "

@@ -110,8 +110,9 @@ def catalogue_table():
                           "handle": m.handle} for m in MODELS.values()]).set_index("name")
 
 
-#: What a model that cannot be loaded falls back to, best first: local exports of the mirror's MobileNets.
-FALLBACKS = ("mobilenet_100", "mobilenet_025")
+#: What a model that cannot be loaded falls back to: local exports of the mirror's MobileNets, in
+#: `backbones.fallback_order()` (best first; smallest first in smoke mode).
+FALLBACKS = backbones.FALLBACKS
 
 
 def availability(model: HubModel) -> tuple[bool, str]:
@@ -145,7 +146,7 @@ def pick_model(name: str, image_size: int | None = None) -> tuple[HubModel, int]
 
     Raises `ValueError` naming the choices for an unknown name, or for an image size below what the
     model accepts. When `name` cannot be loaded here (no network for a tfhub.dev model, no weights for
-    a local export) the first of `FALLBACKS` that can is used instead, said in one line and recorded
+    a local export) the first of `backbones.fallback_order()` that can is used instead, said in one line and recorded
     in `build/results.json`. With none: smoke mode uses the `mobilenet_025` export with random weights
     (announced); full mode raises `DataUnavailableError` saying what to do.
     """
@@ -159,7 +160,7 @@ def pick_model(name: str, image_size: int | None = None) -> tuple[HubModel, int]
     if ok:
         return model, size
     tried = [name]
-    for fallback in (f for f in FALLBACKS if f != name):
+    for fallback in (f for f in backbones.fallback_order() if f != name):
         tried.append(fallback)
         other = MODELS[fallback]
         available, where = availability(other)
@@ -168,7 +169,7 @@ def pick_model(name: str, image_size: int | None = None) -> tuple[HubModel, int]
             data.note_source(f"choice:{name}", f"{fallback} instead: {name} cannot be loaded ({why})")
             return other, backbones.check_image_size(other.name, image_size, other.image_size, other.min_size)
     if env.is_smoke():
-        stand_in = MODELS[FALLBACKS[-1]]
+        stand_in = MODELS[backbones.SMOKE_STAND_IN]
         print(f"! None of {', '.join(tried)} can be loaded here ({name}: {why}): smoke mode uses the "
               f"{stand_in.name} export with RANDOM weights (a stand-in: its numbers mean nothing).")
         data.note_source(f"choice:{name}", f"{stand_in.name} with RANDOM weights instead: {name} cannot be "
