@@ -41,3 +41,41 @@ def test_other_values_are_refused_before_anything_runs(monkeypatch, value):
     monkeypatch.setenv("COURSE_PRECISION", value)
     with pytest.raises(ValueError, match=rf"COURSE_PRECISION={value!r} is not a precision the course knows.*'float32'"):
         env.setup()
+
+
+# --- every notebook under a GPU's precision, on this CPU (slow: all six notebooks, smoke mode) ------------
+
+#: Notebooks known to fail under mixed precision, and why: the notebook must be fixed, then its line removed
+#: (strict: a notebook that starts passing fails this test until its entry goes).
+MIXED_PRECISION_KNOWN = {
+    "06_hub_transfer_learning": "section 10, Export to TensorFlow Lite: ConverterError, 'tf.Mul' op is neither a "
+                                "custom op nor a flex op: Rescaling(1/255) (section 4) and the augmentation layers "
+                                "(section 6) compute in float16; build them with dtype='float32' (issue 16)",
+}
+
+
+@pytest.fixture(scope="module")
+def mixed_run(tmp_path_factory):
+    import os
+
+    from notebook_runs import run_all
+
+    environ = {**os.environ, "COURSE_PRECISION": "mixed_float16", "COURSE_OFFLINE": "1", "COURSE_SMOKE": "1"}
+    return run_all(env.REPO_ROOT, environ, tmp_path_factory.mktemp("mixed-precision") / "build")
+
+
+def _mixed_params():
+    from notebook_runs import NOTEBOOKS
+
+    return [pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=MIXED_PRECISION_KNOWN[n]))
+            if n in MIXED_PRECISION_KNOWN else n for n in NOTEBOOKS]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("notebook", _mixed_params())
+def test_every_notebook_runs_under_mixed_precision(mixed_run, notebook):
+    """What a Colab GPU runs (mixed_float16), checked on a CPU: CI has no GPU."""
+    record = mixed_run["records"].get(notebook)
+    assert record is not None, f"{notebook} did not run:\n{mixed_run['stdout'][-2000:]}"
+    assert "forced by COURSE_PRECISION=mixed_float16" in mixed_run["outputs"][notebook]
+    assert "error" not in record, f"{notebook} fails under mixed precision: {record['error']}"
