@@ -50,7 +50,7 @@ def test_other_values_are_refused_before_anything_runs(monkeypatch, value):
 MIXED_PRECISION_KNOWN = {
     "06_hub_transfer_learning": "section 10, Export to TensorFlow Lite: ConverterError, 'tf.Mul' op is neither a "
                                 "custom op nor a flex op: Rescaling(1/255) (section 4) and the augmentation layers "
-                                "(section 6) compute in float16; build them with dtype='float32' (issue 16)",
+                                "(section 5) compute in float16; build them with dtype='float32' (issue 16)",
 }
 
 
