@@ -9,14 +9,20 @@ import sys
 import time
 from pathlib import Path
 
-NOTEBOOKS = [
-    "01_mnist_dense",
-    "02_fashion_mnist_cnns",
-    "03_image_augmentation",
-    "04_hotdog_fine_tuning",
-    "05_grocery_retrain",
-    "06_hub_transfer_learning",
-]
+import pytest
+
+from utils import runner
+
+NOTEBOOKS = [path.stem for path in runner.notebooks()]
+
+
+def each_notebook(known_failures: dict[str, str]) -> list:
+    """pytest parameters, one per notebook; those in `known_failures` (name: why) are strict xfails.
+
+    Strict: a notebook that starts passing fails the test until its entry is removed.
+    """
+    return [pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=known_failures[n]))
+            if n in known_failures else n for n in NOTEBOOKS]
 
 
 def run_all(repo: Path, environ: dict, build: Path, timeout: int = 1800) -> dict:

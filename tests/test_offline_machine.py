@@ -12,13 +12,12 @@ import subprocess
 import pytest
 
 from local_server import closed_port_url
-from notebook_runs import NOTEBOOKS, clean_environ, run_all
+from notebook_runs import clean_environ, each_notebook, run_all
 from utils import env
 
 pytestmark = pytest.mark.slow
 
-#: Notebooks known to fail without network, and why: the notebook must be fixed, then its line removed
-#: (strict: a notebook that starts passing fails this test until its entry goes).
+#: Notebooks known to fail without network, and why: the notebook must be fixed, then its line removed.
 KNOWN = {
     "04_hotdog_fine_tuning": "cell `imagenet_classifier` decides by utils.is_offline() and lets Keras download "
                              "the ImageNet top itself (URL fetch failure); it must use utils.choose_backbone(..., "
@@ -42,8 +41,7 @@ def fresh_run(tmp_path_factory):
     return run_all(clone, environ, tmp / "build")
 
 
-@pytest.mark.parametrize("notebook", [pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=KNOWN[n]))
-                                      if n in KNOWN else n for n in NOTEBOOKS])
+@pytest.mark.parametrize("notebook", each_notebook(KNOWN))
 def test_every_notebook_completes_with_its_stand_ins_announced(fresh_run, notebook):
     record = fresh_run["records"].get(notebook)
     assert record is not None, f"{notebook} did not run:\n{fresh_run['stdout'][-2000:]}"

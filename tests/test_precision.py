@@ -2,6 +2,7 @@
 
 import pytest
 
+from notebook_runs import each_notebook, run_all
 from utils import env
 
 keras = pytest.importorskip("keras")
@@ -45,8 +46,7 @@ def test_other_values_are_refused_before_anything_runs(monkeypatch, value):
 
 # --- every notebook under a GPU's precision, on this CPU (slow: all six notebooks, smoke mode) ------------
 
-#: Notebooks known to fail under mixed precision, and why: the notebook must be fixed, then its line removed
-#: (strict: a notebook that starts passing fails this test until its entry goes).
+#: Notebooks known to fail under mixed precision, and why: the notebook must be fixed, then its line removed.
 MIXED_PRECISION_KNOWN = {
     "06_hub_transfer_learning": "section 10, Export to TensorFlow Lite: ConverterError, 'tf.Mul' op is neither a "
                                 "custom op nor a flex op: Rescaling(1/255) (section 4) and the augmentation layers "
@@ -58,21 +58,12 @@ MIXED_PRECISION_KNOWN = {
 def mixed_run(tmp_path_factory):
     import os
 
-    from notebook_runs import run_all
-
     environ = {**os.environ, "COURSE_PRECISION": "mixed_float16", "COURSE_OFFLINE": "1", "COURSE_SMOKE": "1"}
     return run_all(env.REPO_ROOT, environ, tmp_path_factory.mktemp("mixed-precision") / "build")
 
 
-def _mixed_params():
-    from notebook_runs import NOTEBOOKS
-
-    return [pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=MIXED_PRECISION_KNOWN[n]))
-            if n in MIXED_PRECISION_KNOWN else n for n in NOTEBOOKS]
-
-
 @pytest.mark.slow
-@pytest.mark.parametrize("notebook", _mixed_params())
+@pytest.mark.parametrize("notebook", each_notebook(MIXED_PRECISION_KNOWN))
 def test_every_notebook_runs_under_mixed_precision(mixed_run, notebook):
     """What a Colab GPU runs (mixed_float16), checked on a CPU: CI has no GPU."""
     record = mixed_run["records"].get(notebook)
