@@ -291,8 +291,9 @@ def find_weights(name: str, include_top: bool = False) -> tuple[str | None, str]
     raise data.DataUnavailableError(
         f"No ImageNet weights{top} for {name!r}: {wanted.file} cannot be had here ({where}).\n"
         f"Fix: run `python -m utils download {_download_name(wanted)}` on a machine with internet (add "
-        f"`--to <mirror>` to fill a workshop mirror), or use a backbone whose weights are here: "
-        f"`utils.choose_backbone({name!r})` picks one. {data.HELP}"
+        f"`--to <mirror>` to fill a workshop mirror), or use a backbone whose weights are here (the offline "
+        f"mirror has {' and '.join(FALLBACKS)}; `utils.choose_backbone({name!r})` picks the best one that can "
+        f"be had). {data.HELP}"
     )
 
 
