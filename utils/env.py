@@ -33,7 +33,11 @@ def is_smoke() -> bool:
 
 
 def is_offline() -> bool:
-    """True when `COURSE_OFFLINE=1`: nothing may touch the network (the test suite sets it)."""
+    """True when `COURSE_OFFLINE=1`: nothing may touch the network (the test suite sets it).
+
+    Learners never need it: without network a download fails within seconds and the course falls back
+    (mirror, cache, another network, a stand-in) by what it can actually find.
+    """
     return _flag("COURSE_OFFLINE")
 
 
