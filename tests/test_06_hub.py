@@ -102,16 +102,14 @@ def test_mobilenet_100_is_exported_like_mobilenet_025_keyed_by_its_weights(stub_
     assert stub_backbone == ["mobilenet_100", "mobilenet_100"]
 
 
-@pytest.mark.parametrize("damage", ["truncate a file", "no manifest", "delete a file"])
+@pytest.mark.parametrize("damage", ["truncate a file", "no manifest"])
 def test_a_damaged_export_is_set_aside_and_made_again(stub_backbone, course_env, capsys, damage):
     path = hub.export_backbone("mobilenet_025")
     victim = next(path.glob("variables/variables.data-*"))
     if damage == "truncate a file":
         victim.write_bytes(victim.read_bytes()[:-10])
-    elif damage == "no manifest":
+    else:  # an export interrupted before its manifest, or made by an older course
         (path / hub.MANIFEST).unlink()
-    else:
-        victim.unlink()
     again = hub.export_backbone("mobilenet_025")
     assert again == path and stub_backbone == ["mobilenet_025", "mobilenet_025"], "exported a second time"
     assert hub.export_problem(again) is None
