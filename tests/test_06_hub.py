@@ -1,5 +1,7 @@
 """utils.hub: the model catalogue, the local hub-format export, and the Keras 3 HubLayer (offline, seconds)."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -116,6 +118,30 @@ def test_a_damaged_export_is_set_aside_and_made_again(stub_backbone, course_env,
     assert f"The TF Hub export {path} is damaged" in capsys.readouterr().out
     assert (path.parent / f".{path.name}.damaged").is_dir(), "set aside, not silently deleted"
     assert hub.export_backbone("mobilenet_025") == path and len(stub_backbone) == 2, "a sound export is reused"
+
+
+def test_an_export_made_under_mixed_precision_computes_in_float32(stub_backbone, course_env):
+    """A Colab GPU session exports under mixed_float16; the cached export serves float32 sessions too."""
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        path = hub.export_backbone("mobilenet_025")
+        assert keras.mixed_precision.global_policy().name == "mixed_float16", "the session's policy is restored"
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    module = tensorflow_hub.load(str(path))
+    graphs = [fn.graph for fn in module.__call__.concrete_functions]
+    halves = [op.name for g in graphs for op in g.get_operations() for out in op.outputs if out.dtype == tf.float16]
+    assert not halves, f"float16 maths in the export: {halves[:5]}"
+    assert all(v.dtype == tf.float32 for v in module.variables)
+
+
+def test_an_export_in_another_precision_is_made_again(stub_backbone, course_env, capsys):
+    path = hub.export_backbone("mobilenet_025")
+    manifest = json.loads((path / hub.MANIFEST).read_text())
+    (path / hub.MANIFEST).write_text(json.dumps({**manifest, "dtype": "mixed_float16"}))
+    assert hub.export_problem(path) == "it computes in mixed_float16, not float32"
+    assert hub.export_backbone("mobilenet_025") == path and len(stub_backbone) == 2
+    assert "is damaged (it computes in mixed_float16" in capsys.readouterr().out
 
 
 @pytest.mark.slow  # about 10 s: the real 3.2M-parameter network, exported

@@ -232,6 +232,10 @@ def hub_cache_dir() -> Path:
 #: Written last into every export: each file's size and sha256, so that a damaged export is recognised.
 MANIFEST = "course_export.json"
 
+#: Exports compute in float32 whatever the session's precision, like the models on tfhub.dev: an export
+#: made under mixed precision would carry float16 maths into every later session (TFLite refuses it).
+EXPORT_DTYPE = "float32"
+
 
 def _inventory(folder: Path) -> dict[str, list]:
     return {p.relative_to(folder).as_posix(): [p.stat().st_size, data.file_checksum(p, "sha256")]
@@ -242,11 +246,14 @@ def export_problem(folder: str | Path) -> str | None:
     """What is wrong with a local export (a file missing, changed or cut short), or None when it is whole."""
     folder = Path(folder)
     try:
-        expected = json.loads((folder / MANIFEST).read_text())["files"]
+        manifest = json.loads((folder / MANIFEST).read_text())
+        expected = manifest["files"]
     except FileNotFoundError:
         return f"it has no {MANIFEST} (the export was interrupted, or made by an older version of the course)"
     except (ValueError, KeyError, TypeError, OSError) as err:
         return f"its {MANIFEST} is unreadable ({err})"
+    if manifest.get("dtype") != EXPORT_DTYPE:
+        return f"it computes in {manifest.get('dtype', 'an unknown precision')}, not {EXPORT_DTYPE}"
     actual = _inventory(folder)
     for rel, (size, digest) in expected.items():
         if rel not in actual:
@@ -263,8 +270,9 @@ def export_backbone(name: str = "mobilenet_025") -> Path:
 
     The folder name records where the weights came from (a hash of the ImageNet weight file, or
     `random`), so an export made with stand-in random weights is never used once real weights exist.
-    An export found damaged (checked against the manifest written with it) is set aside as
-    `.<name>.damaged` and made again.
+    It always computes in float32 (`EXPORT_DTYPE`), whatever the session's precision policy. An export
+    found damaged (checked against the manifest written with it) is set aside as `.<name>.damaged` and
+    made again.
     """
     weights, _ = backbones.find_weights(name)
     tag = f"imagenet-{data.file_checksum(Path(weights), 'sha256')[:12]}" if weights else "random"
@@ -278,18 +286,21 @@ def export_backbone(name: str = "mobilenet_025") -> Path:
         shutil.rmtree(aside, ignore_errors=True)
         os.replace(target, aside)
         print(f"! The TF Hub export {target} is damaged ({problem}): moved to {aside.name}; exporting it again.")
-    model, preprocess = backbones.load_backbone(name)
     print(f"Exporting {name} ({tag} weights) as a TF Hub SavedModel to {target} (once) ...")
     staging = target.with_name(f".{target.name}.exporting-{os.getpid()}")
+    policy = keras.mixed_precision.global_policy()
     try:
+        keras.mixed_precision.set_global_policy(EXPORT_DTYPE)  # built and traced in float32, also on a GPU
+        model, preprocess = backbones.load_backbone(name)
         export_savedmodel(model, staging, preprocess=preprocess)
-        (staging / MANIFEST).write_text(json.dumps({"backbone": name, "weights": tag,
+        (staging / MANIFEST).write_text(json.dumps({"backbone": name, "weights": tag, "dtype": EXPORT_DTYPE,
                                                     "files": _inventory(staging)}, indent=1))
         try:
             os.replace(staging, target)
         except OSError:  # another process finished the same export first: keep theirs
             pass
     finally:
+        keras.mixed_precision.set_global_policy(policy)
         shutil.rmtree(staging, ignore_errors=True)
     return target
 
