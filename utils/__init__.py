@@ -43,7 +43,8 @@ def __getattr__(name):  # plots and backbones import matplotlib/keras: load them
         from . import plots
 
         return getattr(plots, name)
-    if name in {"load_backbone", "check_backbone", "BACKBONES"}:
+    if name in {"load_backbone", "check_backbone", "BACKBONES", "choose_backbone", "load_classifier",
+                "decode_predictions"}:
         from . import backbones
 
         return getattr(backbones, name)
@@ -57,4 +58,5 @@ __all__ = [
     "load_backbone", "load_fashion_mnist", "load_mnist", "locate", "make_dataset", "mode",
     "plot_confusion_matrix", "plot_history", "record_results", "run_dir", "scan_image_folder",
     "set_seed", "setup", "show_images", "split_validation", "take", "take_per_class",
+    "choose_backbone", "decode_predictions", "load_classifier",  # networks by what can be had (backbones)
 ]  # fmt: skip

@@ -17,7 +17,8 @@ def main(argv: list[str] | None = None) -> int:
                      help="override a notebook parameter, e.g. -p EPOCHS=5 (repeatable)")
 
     dl = sub.add_parser("download", help="fetch datasets and weights into the cache or a mirror folder")
-    dl.add_argument("names", nargs="*", help="dataset names, or imagenet:BACKBONE (see `datasets`)")
+    dl.add_argument("names", nargs="*", help="dataset names, imagenet:BACKBONE, imagenet_top:BACKBONE (with its "
+                    "ImageNet classifier) or imagenet:class_index (see `datasets`)")
     dl.add_argument("--all", action="store_true", help="every dataset and backbone")
     dl.add_argument("--to", metavar="DIR", help="fill an offline mirror at DIR (use it as COURSE_DATA_DIR)")
 

@@ -35,7 +35,11 @@ def is_smoke() -> bool:
 
 
 def is_offline() -> bool:
-    """True when `COURSE_OFFLINE=1`: nothing may touch the network (the test suite sets it)."""
+    """True when `COURSE_OFFLINE=1`: nothing may touch the network (the test suite sets it).
+
+    Learners never need it: without network a download fails within seconds and the course falls back
+    (mirror, cache, another network, a stand-in) by what it can actually find.
+    """
     return _flag("COURSE_OFFLINE")
 
 
@@ -170,21 +174,54 @@ def accelerator() -> str:
     return f"{len(gpus)} GPU: " + ", ".join(names)
 
 
-def use_fast_gpu_settings() -> bool:
-    """Mixed precision on a GPU (float16 maths, float32 weights); a no-op on a CPU, where it is slower.
+#: The values `COURSE_PRECISION` accepts (unset: automatic, mixed_float16 on a GPU and float32 elsewhere).
+PRECISIONS = ("mixed_float16", "float32")
 
-    Returns True when it was switched on. Models then need a float32 output layer
+
+def precision_choice() -> tuple[str | None, str]:
+    """(forced policy or None for automatic, why) from `COURSE_PRECISION`; refuses any other value."""
+    value = os.environ.get("COURSE_PRECISION", "").strip()
+    if not value:
+        return None, "automatic"
+    if value not in PRECISIONS:
+        raise ValueError(
+            f"COURSE_PRECISION={value!r} is not a precision the course knows. Set it to 'mixed_float16' "
+            f"(float16 maths, float32 weights: what a GPU uses), 'float32' (everything in float32: the first "
+            f"thing to try when a GPU run misbehaves), or unset it for the automatic choice (mixed_float16 "
+            f"on a GPU, float32 elsewhere)."
+        )
+    return value, f"forced by COURSE_PRECISION={value}"
+
+
+def use_fast_gpu_settings() -> bool:
+    """Mixed precision on a GPU (float16 maths, float32 weights); float32 on a CPU, where float16 is slower.
+
+    `COURSE_PRECISION=mixed_float16` or `=float32` forces the policy whatever the device (mixed precision
+    on a CPU reproduces a GPU's numerics and export problems; float32 on a GPU rules them out).
+    Returns True when mixed precision is on. Models then need a float32 output layer
     (`Dense(..., dtype="float32")`), which every notebook in this course uses anyway. XLA needs no
     switch: Keras' `compile(jit_compile="auto")` turns it on when a GPU is present and off on a CPU.
     """
     import keras
     import tensorflow as tf
 
-    if tf.config.list_physical_devices("GPU"):
-        keras.mixed_precision.set_global_policy("mixed_float16")
-        return True
-    keras.mixed_precision.set_global_policy("float32")
-    return False
+    forced, _ = precision_choice()
+    policy = forced or ("mixed_float16" if tf.config.list_physical_devices("GPU") else "float32")
+    keras.mixed_precision.set_global_policy(policy)
+    return policy == "mixed_float16"
+
+
+def _precision_line(mixed: bool, gpu: bool) -> str:
+    """The banner's precision part: which policy, and why (automatic, or forced by COURSE_PRECISION)."""
+    forced, why = precision_choice()
+    xla = "XLA on" if gpu else "no XLA"
+    if not forced:
+        if mixed:
+            return f"mixed precision + {xla} (automatic on a GPU; COURSE_PRECISION=float32 turns mixed precision off)"
+        return "float32, no XLA (both pay off only on a GPU)"
+    if mixed:
+        return f"mixed precision (float16 maths) {why}, {xla}" + ("" if gpu else "; slower on a CPU, for checking GPU behaviour")
+    return f"float32 {why}, {xla}"
 
 
 def setup(seed: int = SEED) -> None:
@@ -198,6 +235,7 @@ def setup(seed: int = SEED) -> None:
     import matplotlib as mpl
     import tensorflow as tf
 
+    precision_choice()  # a wrong COURSE_PRECISION stops here, before anything slow
     set_seed(seed)
     mixed = use_fast_gpu_settings()
     if is_smoke():
@@ -214,8 +252,7 @@ def setup(seed: int = SEED) -> None:
     where = "Colab" if in_colab() else "local"
     lines = [
         f"Python {platform.python_version()} | TensorFlow {tf.__version__} | Keras {keras.__version__} ({where})",
-        f"Device: {accelerator()}"
-        + (" | mixed precision + XLA on" if mixed else " | float32, no XLA (both pay off only on a GPU)"),
+        f"Device: {accelerator()} | {_precision_line(mixed, bool(tf.config.list_physical_devices('GPU')))}",
         f"Mode: {mode().upper()}"
         + (" (tiny subsets, 1-2 epochs: numbers are not meaningful)" if is_smoke() else "")
         + (" | offline" if is_offline() else ""),
