@@ -134,7 +134,8 @@ def test_valid_values_pass(name, value):
 
 
 NOTEBOOK_SPECIFIC = [  # (notebook, parameter, value, accepted)
-    ("02", "BACKBONE", "auto", True), ("02", "BACKBONE", "vgg19", True), ("02", "BACKBONE", "resnet50", False),
+    ("02", "BACKBONE", "mobilenet_100", True), ("02", "BACKBONE", "vgg19", True), ("02", "BACKBONE", "resnet50", False),
+    ("02", "BACKBONE", "auto", False),
     ("04", "BACKBONE", "resnet50", True), ("04", "BACKBONE", "auto", False),
     ("05", "IMAGE_SIZE", None, True), ("06", "IMAGE_SIZE", None, True), ("04", "IMAGE_SIZE", None, False),
     ("02", "IMAGE_SIZE", None, False), ("03", "IMAGE_SIZE", None, False), ("06", "IMAGE_SIZE", 16, False),
@@ -192,9 +193,9 @@ RUNNER_REFUSED = [  # (notebook, -p pairs, words in the error)
     ("06", ["VALIDATION_SPLIT=0"], ["VALIDATION_SPLIT=0", "(0, 1)"]),
     ("01", ["DROPOUT=1.5"], ["DROPOUT=1.5", "[0, 1)"]),
     ("04", ["HEAD_LR=-0.001"], ["HEAD_LR=-0.001", "(0, 1]"]),
-    ("02", ["AUGMENTED=[]"], ["AUGMENTED=[]", "an empty list"]),
+    ("01", ["LAYER_SIZES=[]"], ["LAYER_SIZES=[]", "an empty list"]),
     ("06", ["IMAGES_PER_CLASS=0"], ["IMAGES_PER_CLASS=0"]),
-    ("02", ["BACKBONE=resnet50"], ["BACKBONE='resnet50'", "'auto', 'vgg19', 'mobilenet_025'"]),
+    ("02", ["BACKBONE=resnet50"], ["BACKBONE='resnet50'", "'vgg19', 'mobilenet_100', 'mobilenet_025'"]),
     ("04", ["RUN_EAGERLY=1"], ["RUN_EAGERLY=1", "True or False"]),
     ("06", ["MODEL_NAME=inception-v3"], ["did you mean 'inception_v3'"]),
     ("06", ["DATA_DIR=None"], []),  # a path is a path: the folder named None does not exist (checked by the scan)
@@ -229,7 +230,7 @@ def test_parse_parameters_resolves_a_relative_data_dir_against_the_users_folder(
 
 
 def test_the_runner_accepts_good_values_including_notebook_specific_ones():
-    for number, pairs in [("02", ["BACKBONE=auto", "AUGMENTED=['1 conv']"]), ("05", ["IMAGE_SIZE=None"]),
+    for number, pairs in [("02", ["BACKBONE=mobilenet_100", "AUGMENTED_COPIES=2"]), ("05", ["IMAGE_SIZE=None"]),
                           ("04", ["BACKBONE=mobilenet_025", "FINE_TUNE_EPOCHS=3"]), ("01", ["EPOCHS=5", "DROPOUT=0"])]:
         runner.check_parameters(_nb(number), runner.parse_parameters(pairs))
 

@@ -238,7 +238,7 @@ BAD_NOTEBOOK_PARAMETERS = [
     ("04_hotdog_fine_tuning", {"BACKBONE": "vgg16"}, "Set BACKBONE to one of"),
     ("04_hotdog_fine_tuning", {"IMAGE_SIZE": 16}, "Set IMAGE_SIZE to 32 or more"),
     ("05_grocery_retrain", {"BACKBONE": "inception"}, "Set BACKBONE to one of"),
-    ("02_fashion_mnist_cnns", {"BACKBONE": "vgg16"}, "Set BACKBONE to one of"),
+    ("02_fashion_mnist_cnns", {"BACKBONE": "vgg16"}, "BACKBONE='vgg16' (str) is not one of the choices (did you mean 'vgg19'?)"),
 ]
 
 

@@ -8,7 +8,7 @@
 
 Submodules: `env` (mode, seeds, devices), `data` (datasets), `images` (image folders),
 `backbones` (pretrained networks), `plots`, `results`, `runner` (`python -m utils run`),
-`augment` (augmentation grids, input-pipeline throughput), `projector` (TensorBoard embeddings),
+`augment` (augmentation grids, input-pipeline throughput), `projector` (checks an Embedding Projector folder),
 `hub` (TF Hub models under Keras 3), `grocery` (the Grocery Store Dataset's splits and classes),
 `params` (every notebook parameter's valid values: `utils.check_parameters(globals())`), `subsets`
 (subsets and validation splits checked against the data), `runs` (training backups `backup_dir`, locks,

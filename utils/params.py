@@ -184,8 +184,8 @@ SPECS: dict[str, Spec] = {
 #: Where one notebook accepts other values for a name (keyed by the notebook's number).
 NOTEBOOK_SPECS: dict[str, dict[str, Spec]] = {
     "02": {
-        "BACKBONE": Spec("str", "the transfer model's backbone ('auto': VGG19 if its weights can be had, else "
-                         "mobilenet_025)", "mobilenet_025", choices=("auto", "vgg19", "mobilenet_025")),
+        "BACKBONE": Spec("str", "the transfer model's network (one whose last block the notebook knows)", "vgg19",
+                         choices=("vgg19", "mobilenet_100", "mobilenet_025")),
     },
     "05": {"IMAGE_SIZE": _int(SPECS["IMAGE_SIZE"].description, 224, low=32, high=1024, none="the backbone's own size")},
     "06": {"IMAGE_SIZE": _int(SPECS["IMAGE_SIZE"].description, 224, low=32, high=1024, none="the model's own size")},
