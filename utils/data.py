@@ -15,10 +15,15 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import http.client
 import os
+import re
 import shutil
 import sys
 import tarfile
+import time
+import urllib.error
+import urllib.parse
 import urllib.request
 import zipfile
 import zlib
@@ -37,7 +42,11 @@ class DataUnavailableError(RuntimeError):
 
 
 class ChecksumError(RuntimeError):
-    """A downloaded file does not match its published checksum; it was deleted, never trusted."""
+    """A downloaded file is damaged or does not match its published checksum; it was deleted, never trusted."""
+
+
+class DownloadInterruptedError(ConnectionError):
+    """The server closed the connection before the whole file arrived; nothing of it was kept."""
 
 
 class UnsafeArchiveError(RuntimeError):
@@ -286,7 +295,7 @@ def locate(name: str, *, allow_standin: bool = True) -> Path:
             path = download(name)
             note_source(name, f"real, downloaded to {path}")
             return path
-        except (OSError, ChecksumError, UnsafeArchiveError) as err:
+        except DOWNLOAD_ERRORS as err:
             failure = f"the download failed ({err})"
     else:
         failure = "COURSE_OFFLINE=1 forbids downloading it"
@@ -316,6 +325,15 @@ def _announce_standin(ds: Dataset, reason: str) -> None:
 
 # --- downloads ---------------------------------------------------------------------------------
 
+#: Seconds a download waits for a server to answer or to send its next block. Short, so that a machine
+#: without network falls back to the mirror, the cache or a stand-in quickly instead of hanging.
+TIMEOUT = 20
+
+#: A host that could not be reached (no network, DNS failure, firewall) is not tried again for this
+#: many seconds, so that one notebook without network pays for one failed connection, not ten.
+UNREACHABLE_FOR = 60.0
+_UNREACHABLE: dict[str, tuple[float, str]] = {}
+
 
 def file_checksum(path: Path, algorithm: str) -> str:
     digest = hashlib.new(algorithm)
@@ -344,23 +362,132 @@ def verify(path: Path, remote: Remote) -> None:
         )
 
 
-def fetch(remote: Remote, dest: Path) -> Path:
+_LEFTOVER = re.compile(r"\.(?:part|extracting|exporting)-(\d+)$")
+
+
+def _pid_alive(pid: int) -> bool:
+    if sys.platform == "win32":  # os.kill(pid, 0) would signal the process there; rely on age alone
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: it exists, it is another user's
+        return True
+    return True
+
+
+def clean_stale(folder: Path, max_age_s: float = 24 * 3600) -> list[Path]:
+    """Remove what killed downloads, extractions and exports left in `folder`; return what went.
+
+    Those are `<name>.part-<pid>` files and `.<name>.extracting-<pid>` / `.exporting-<pid>` folders
+    whose process no longer runs (or that nothing touched for a day). A live process's are kept: it
+    may still be writing them.
+    """
+    removed = []
+    try:
+        entries = list(Path(folder).iterdir())
+    except OSError:
+        return removed
+    for path in entries:
+        match = _LEFTOVER.search(path.name)
+        if not match or int(match.group(1)) == os.getpid():
+            continue
+        try:
+            fresh = time.time() - path.stat().st_mtime < max_age_s
+        except OSError:
+            continue
+        if fresh and _pid_alive(int(match.group(1))):
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+        removed.append(path)
+    if removed:
+        print(f"Removed {len(removed)} leftover(s) of interrupted downloads in {folder}: "
+              + ", ".join(p.name for p in removed))
+    return removed
+
+
+def _host(url: str) -> str:
+    return urllib.parse.urlsplit(url).hostname or url
+
+
+def unreachable(url: str) -> str | None:
+    """Why `url`'s host could not be reached in the last `UNREACHABLE_FOR` seconds, or None."""
+    seen = _UNREACHABLE.get(_host(url))
+    if seen and time.monotonic() - seen[0] < UNREACHABLE_FOR:
+        return f"{_host(url)} could not be reached a moment ago: {seen[1]}; not retried yet"
+    return None
+
+
+def note_unreachable(url: str, err: BaseException) -> None:
+    """Remember a failed connection (no network, DNS, firewall; not an HTTP error) to `url`'s host."""
+    reason = getattr(err, "reason", err)
+    if isinstance(err, OSError) and not isinstance(err, urllib.error.HTTPError) and isinstance(reason, OSError):
+        _UNREACHABLE[_host(url)] = (time.monotonic(), str(reason))
+
+
+def _transfer(url: str, part: Path) -> None:
+    """Stream `url` into `part`; raise `DownloadInterruptedError` when the transfer stops short.
+
+    `urllib` returns a short read silently when a server closes the connection early, so the bytes
+    received are compared with the `Content-Length` the server announced.
+    """
+    reason = unreachable(url)
+    if reason:
+        raise urllib.error.URLError(reason)
+    try:
+        response = urllib.request.urlopen(url, timeout=TIMEOUT)
+    except OSError as err:
+        note_unreachable(url, err)
+        raise
+    with response, open(part, "wb") as out:
+        announced = response.headers.get("Content-Length", "")
+        expected = f" of {int(announced):,}" if announced.isdigit() else ""
+        try:
+            shutil.copyfileobj(response, out, 1 << 20)
+        except (ConnectionError, TimeoutError, http.client.IncompleteRead) as err:
+            raise DownloadInterruptedError(
+                f"The download of {url} was interrupted after {out.tell():,}{expected} bytes "
+                f"({type(err).__name__}: {err}). Nothing was kept; run the command again."
+            ) from None
+        received = out.tell()
+    if expected and received != int(announced):
+        raise DownloadInterruptedError(
+            f"The download of {url} was interrupted: {received:,}{expected} bytes arrived before the "
+            f"server closed the connection. Nothing was kept; run the command again."
+        )
+
+
+def fetch(remote: Remote, dest: Path, *, check=None) -> Path:
     """Download `remote` to `dest` atomically: a `.part` file is verified, then renamed into place.
 
-    A killed download leaves only the `.part` file, which nothing ever reads, so a later run can never
-    trust a half-written file.
+    `check(part)`, if given, runs after the checksum and may raise `ChecksumError` (e.g. a weights file
+    that HDF5 cannot read). A killed download leaves only the `.part` file, which nothing ever reads and
+    the next download into the same folder removes (`clean_stale`), so a later run can never trust a
+    half-written file. A connection closed before `Content-Length` bytes arrived raises
+    `DownloadInterruptedError`, whatever the checksum would have said.
     """
+    dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
+    clean_stale(dest.parent)
     part = dest.with_name(f"{dest.name}.part-{os.getpid()}")
     print(f"Downloading {remote.url} -> {dest}")
     try:
-        with urllib.request.urlopen(remote.url, timeout=60) as response, open(part, "wb") as out:
-            shutil.copyfileobj(response, out, 1 << 20)
+        _transfer(remote.url, part)
         verify(part, remote)
+        if check is not None:
+            check(part)
         os.replace(part, dest)
     finally:
         part.unlink(missing_ok=True)
     return dest
+
+
+#: What a failed download raises; `locate` and `python -m utils download` turn these into clear messages.
+DOWNLOAD_ERRORS = (OSError, http.client.HTTPException, ChecksumError, UnsafeArchiveError)
 
 
 def _check_member(name: str, target: Path, is_link: bool) -> None:
@@ -374,32 +501,38 @@ def _check_member(name: str, target: Path, is_link: bool) -> None:
 def safe_extract(archive: Path, target: Path) -> None:
     """Extract a .zip/.tar(.gz) into `target`, refusing absolute paths, `..` entries and any link.
 
-    Every entry is checked before anything is written, so a bad archive writes nothing at all.
+    Every entry is checked before anything is written, so an unsafe archive writes nothing at all. A
+    damaged archive (a bad CRC, a cut-short file) raises `ChecksumError`; it may have written part of
+    its entries, so extract into a staging folder (as `download` does).
     """
     target.mkdir(parents=True, exist_ok=True)
-    if zipfile.is_zipfile(archive):
-        with zipfile.ZipFile(archive) as zf:
-            for info in zf.infolist():
-                is_link = (info.external_attr >> 16) & 0o170000 == 0o120000
-                _check_member(info.filename, target, is_link)
-            zf.extractall(target)
-    elif tarfile.is_tarfile(archive):
-        with tarfile.open(archive) as tf:
-            members = tf.getmembers()
-            for m in members:
-                _check_member(m.name, target, m.issym() or m.islnk())
-                if not (m.isfile() or m.isdir()):
-                    raise UnsafeArchiveError(f"archive entry {m.name!r} is not a plain file or folder")
-            tf.extractall(target, members=members, filter="data")
-    else:
-        raise UnsafeArchiveError(f"{archive} is neither a zip nor a tar archive")
+    try:
+        if zipfile.is_zipfile(archive):
+            with zipfile.ZipFile(archive) as zf:
+                for info in zf.infolist():
+                    is_link = (info.external_attr >> 16) & 0o170000 == 0o120000
+                    _check_member(info.filename, target, is_link)
+                zf.extractall(target)
+        elif tarfile.is_tarfile(archive):
+            with tarfile.open(archive) as tf:
+                members = tf.getmembers()
+                for m in members:
+                    _check_member(m.name, target, m.issym() or m.islnk())
+                    if not (m.isfile() or m.isdir()):
+                        raise UnsafeArchiveError(f"archive entry {m.name!r} is not a plain file or folder")
+                tf.extractall(target, members=members, filter="data")
+        else:
+            raise ChecksumError(f"{archive.name} is not a complete zip or tar archive (cut short or damaged)")
+    except (zipfile.BadZipFile, tarfile.TarError, EOFError, zlib.error) as err:
+        raise ChecksumError(f"{archive.name} is damaged and cannot be extracted ({type(err).__name__}: {err})") from None
 
 
 def download(name: str, root: Path | None = None) -> Path:
     """Fetch dataset `name` into `root` (default: the cache) and return its folder.
 
     Single files land in `root/<folder>/`; archives are extracted into a temporary folder next to the
-    target and renamed into place only when complete.
+    target and renamed into place only when complete. A damaged archive is deleted and reported as a
+    `ChecksumError` naming its URL.
     """
     ds = DATASETS[name]
     root = Path(root) if root is not None else cache_dir()
@@ -414,9 +547,14 @@ def download(name: str, root: Path | None = None) -> Path:
         return target
     (remote,) = ds.remotes
     archive = fetch(remote, root / f".{remote.filename}")
+    clean_stale(root)
     staging = root / f".{ds.folder}.extracting-{os.getpid()}"
     try:
-        safe_extract(archive, staging)
+        try:
+            safe_extract(archive, staging)
+        except ChecksumError as err:
+            raise ChecksumError(f"{remote.url}: {err}. It was deleted; run the command again, and if it fails "
+                                f"the same way, fetch the file by hand as data/README.md describes.") from None
         extracted = staging / ds.archive_root
         if not _is_complete(extracted, ds):
             raise ChecksumError(f"{remote.url} did not contain {ds.archive_root}/ with {', '.join(ds.required)}")
