@@ -47,11 +47,7 @@ def test_other_values_are_refused_before_anything_runs(monkeypatch, value):
 # --- every notebook under a GPU's precision, on this CPU (slow: all six notebooks, smoke mode) ------------
 
 #: Notebooks known to fail under mixed precision, and why: the notebook must be fixed, then its line removed.
-MIXED_PRECISION_KNOWN = {
-    "06_hub_transfer_learning": "section 10, Export to TensorFlow Lite: ConverterError, 'tf.Mul' op is neither a "
-                                "custom op nor a flex op: Rescaling(1/255) (section 4) and the augmentation layers "
-                                "(section 5) compute in float16; build them with dtype='float32' (issue 16)",
-}
+MIXED_PRECISION_KNOWN: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")

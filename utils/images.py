@@ -714,3 +714,44 @@ def make_dataset(
     if augment is not None:
         ds = ds.map(lambda x, y: (augment(x), y), num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)
+
+
+#: The extensions `keras.utils.image_dataset_from_directory` lists (`ALLOWLIST_FORMATS`); it skips others.
+KERAS_FOLDER_FORMATS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
+
+
+def link_folder(target, files, labels, class_names) -> Path:
+    """A fresh folder `target/<class>/<photo>` of links to `files`, for code that reads a folder itself.
+
+    `keras.utils.image_dataset_from_directory(folder.root)` would read the folder as it is: the files the
+    check left out, phone photos without their rotation, a `__MACOSX` folder as a class. Given the
+    checked `files` (converted copies in place of the originals), this folder holds exactly those.
+    A file whose extension Keras does not list (`.webp`) gets `.png` appended: TensorFlow's decoder
+    reads the content, not the name. Where links are not allowed (Windows without developer mode) the
+    files are copied.
+    """
+    import shutil
+
+    target = Path(target)
+    labels = [int(label) for label in labels]
+    if len(files) != len(labels):
+        raise ValueError(f"link_folder got {len(files):,} files but {len(labels):,} labels")
+    if target.exists():
+        shutil.rmtree(target)
+    used: dict[int, set[str]] = {}
+    for path, label in zip(files, labels):
+        name = os.path.basename(os.fspath(path))
+        if os.path.splitext(name)[1].lower() not in KERAS_FOLDER_FORMATS:
+            name += ".png"
+        taken = used.setdefault(label, set())
+        if name.lower() in taken:  # the same name in two sub-folders of one class
+            name = f"{len(taken):05d}_{name}"
+        taken.add(name.lower())
+        link = target / class_names[label] / name
+        link.parent.mkdir(parents=True, exist_ok=True)
+        source = os.path.abspath(os.fspath(path))
+        try:
+            os.symlink(source, link)
+        except OSError:
+            shutil.copy2(source, link)
+    return target
