@@ -192,7 +192,8 @@ def test_a_model_that_cannot_be_loaded_falls_back_by_what_can(stub_backbone, cou
     for name in mirror_has:
         fake_weights(course_env["mirror"] / "keras_home" / "models" / name)
     model, size = pick_model("efficientnetv2-b0-21k-ft1k")
-    assert (model.name, size) == (expected, 224), "the fallback's own size when none was asked for"
+    assert (model.name, size) == (expected, hub.MODELS[expected].image_size), "the fallback's own size when none was asked for"
+    assert hub.MODELS["mobilenet_100"].image_size == 288 and hub.MODELS["mobilenet_025"].image_size == 224
     out = capsys.readouterr().out.strip().splitlines()
     assert out == [f"! efficientnetv2-b0-21k-ft1k cannot be loaded here (COURSE_OFFLINE=1: no download tried); "
                    f"using {expected} instead (mirror $COURSE_DATA_DIR/keras_home/models/{mirror_has[0]})."]

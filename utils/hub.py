@@ -58,8 +58,12 @@ def _catalogue() -> list[HubModel]:
     models = [
         HubModel("mobilenet_025", EXPORT_PREFIX + "mobilenet_025", 224, "Apache-2.0 (Keras Applications weights)",
                  "MobileNet alpha 0.25, 218k parameters, exported here from keras.applications: works offline"),
-        HubModel("mobilenet_100", EXPORT_PREFIX + "mobilenet_100", 224, "Apache-2.0 (Keras Applications weights)",
-                 "MobileNet alpha 1.0, 3.2M parameters, exported here from keras.applications: works offline"),
+        # Trained at 224 px but fed 288: a network reads images a little larger than its training crops better
+        # (Touvron et al. 2019, "Fixing the train-test resolution discrepancy"); measured in notebook 06 on
+        # the flowers and on four folders of grocery photos: +0 to +2.7 points, never worse.
+        HubModel("mobilenet_100", EXPORT_PREFIX + "mobilenet_100", 288, "Apache-2.0 (Keras Applications weights)",
+                 "MobileNet alpha 1.0, 3.2M parameters, trained at 224 px, fed 288; exported here from "
+                 "keras.applications: works offline"),
     ]
     v2_sizes = {"s": 384, "m": 480, "l": 480, "xl": 512, "b0": 224, "b1": 240, "b2": 260, "b3": 300}
     for variant, size in v2_sizes.items():
