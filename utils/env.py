@@ -224,13 +224,47 @@ def _precision_line(mixed: bool, gpu: bool) -> str:
     return f"float32 {why}, {xla}"
 
 
+#: What TensorFlow's C++ core prints to stderr on import whatever TF_CPP_MIN_LOG_LEVEL says, and a learner
+#: cannot act on (the banner already says which device and precision run).
+_IMPORT_NOISE = ("oneDNN custom operations are on", "Could not find cuda drivers", "failed call to cuInit",
+                 "TF-TRT Warning", "Unable to register cu", "computation placer already registered",
+                 "This TensorFlow binary is optimized to use available CPU instructions",
+                 "To enable the following instructions", "WARNING: All log messages before absl::InitializeLog")
+
+
+def _import_tensorflow_quietly() -> None:
+    """`import tensorflow` with its known start-up log lines held back; every other line is shown.
+
+    The lines come from C++ straight to file descriptor 2, so they are caught there, not in `sys.stderr`.
+    """
+    if "tensorflow" in sys.modules:
+        return
+    import tempfile
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as caught:
+        os.dup2(caught.fileno(), 2)
+        try:
+            import tensorflow  # noqa: F401
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            caught.seek(0)
+            lines = caught.read().decode(errors="replace").splitlines(keepends=True)
+            kept = [line for line in lines if not any(noise in line for noise in _IMPORT_NOISE)]
+            if kept:
+                sys.stderr.write("".join(kept))
+
+
 def setup(seed: int = SEED) -> None:
     """The first call of every notebook: quiet logs, seeds, plotting defaults, and a banner.
 
     The banner says which versions run, on which device, in which mode, and where data comes from,
     so a screenshot of it answers most "it does not work for me" questions.
     """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # C++ log lines; real failures still raise in Python
+    _import_tensorflow_quietly()
     import keras
     import matplotlib as mpl
     import tensorflow as tf
