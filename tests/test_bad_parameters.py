@@ -329,7 +329,7 @@ def test_every_long_fit_resumes_from_the_notebooks_run_folder(path):
         if fits <= 0:
             continue
         long_fits += fits
-        backups = len(re.findall(r"BackupAndRestore\(utils\.backup_dir\(|BackupAndRestore\(str\(utils\.run_dir\(", cell))
+        backups = len(re.findall(r"BackupAndRestore\(utils\.backup_dir\(", cell))
         assert backups >= fits, f"{path.stem}: a fit without BackupAndRestore(utils.backup_dir(...)):\n{cell[:400]}"
     if path.stem.startswith("03"):
         assert long_fits == 0  # 03's only training is the short with/without-augmentation experiment

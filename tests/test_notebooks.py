@@ -78,3 +78,73 @@ def test_has_a_parameters_cell_with_smoke_sizes(path):
 def test_records_its_results_under_its_own_name(path):
     code = "\n".join(_source(c) for c in _load(path)["cells"] if c["cell_type"] == "code")
     assert re.search(rf'utils\.record_results\(\s*"{path.stem}"', code)
+
+
+def _h2_sections(nb):
+    """(heading, markdown text) of every `## ` section, in order; text runs to the next H2."""
+    sections = []
+    for cell in nb["cells"]:
+        if cell["cell_type"] != "markdown":
+            continue
+        for line in _source(cell).splitlines(keepends=True):
+            if line.startswith("## "):
+                sections.append([line.strip(), ""])
+            elif sections:
+                sections[-1][1] += line
+        if sections:
+            sections[-1][1] += "\n"
+    return sections
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_ends_with_what_changed_summary_exercises_solutions(path):
+    headings = [h for h, _ in _h2_sections(_load(path))]
+    assert headings[-4:] == ["## What changed from the original tutorial", "## Summary", "## Exercises",
+                             "## Solutions"], headings
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_exercise_has_a_hint_and_a_solution(path):
+    nb = _load(path)
+    sections = dict(_h2_sections(nb))
+    exercises = sections.get("## Exercises", "")
+    numbers = [int(n) for n in re.findall(r"^(\d+)\. \*\*", exercises, re.M)]
+    assert numbers and numbers == list(range(1, len(numbers) + 1)), f"exercises numbered 1..n: {numbers}"
+    # each exercise is followed by its own hint, before the next exercise
+    blocks = re.split(r"^\d+\. \*\*", exercises, flags=re.M)[1:]
+    unhinted = [n for n, block in zip(numbers, blocks)
+                if "<details><summary>Hint</summary>" not in block and f"<summary>Hint {n}</summary>" not in exercises]
+    assert not unhinted, f"exercises without a <details> hint: {unhinted}"
+    solved = set()
+    solutions = sections.get("## Solutions", "")
+    for first, second in re.findall(r"^### Solutions? (\d+)(?: and (\d+))?: \S", solutions, re.M):
+        solved |= {int(first)} | ({int(second)} if second else set())
+    assert solved == set(numbers), f"`### Solution N: title` headings for exercises {set(numbers) - solved}"
+
+
+def _code_cells(nb):
+    return [_source(c) for c in nb["cells"] if c["cell_type"] == "code"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_parameters_are_checked_in_the_next_cell(path):
+    cells = _load(path)["cells"]
+    (index,) = [i for i, c in enumerate(cells) if "parameters" in c.get("metadata", {}).get("tags", [])]
+    following = next(_source(c) for c in cells[index + 1:] if c["cell_type"] == "code")
+    assert "utils.check_parameters(globals())" in following, "papermill's injected values are checked at once"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_no_plumbing_or_bit_exact_checks_in_the_lesson(path):
+    code = "\n".join(_code_cells(_load(path)))
+    for pattern, why in [
+        (r"\bRUN_EAGERLY\b", "utils.setup() runs functions eagerly in smoke mode"),
+        (r"strategy\.scope\(", "the lessons build models without a distribution strategy"),
+    ]:
+        assert not re.search(pattern, code), f"{pattern}: {why}"
+    # a reloaded or converted model computes in another order (GPU kernels, mixed precision, TFLite):
+    # its outputs are compared with tolerances, never bit for bit (equal seeds or frozen statistics may be)
+    exact = [line.strip() for line in code.splitlines()
+             if re.search(r"array_equal\(|agreement\s*==\s*1", line)
+             and re.search(r"predict|reload|interpreter|tflite|agreement", line, re.I)]
+    assert not exact, f"bit-exact comparison of a model's outputs: {exact}"
