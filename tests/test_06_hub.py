@@ -10,9 +10,10 @@ tf = pytest.importorskip("tensorflow")
 tensorflow_hub = pytest.importorskip("tensorflow_hub")
 
 from local_server import LocalServer, closed_port_url  # noqa: E402
+from weights import fake_weights  # noqa: E402
+
 from utils import backbones, data, hub  # noqa: E402
 from utils.hub import HubLayer, export_savedmodel, pick_model  # noqa: E402
-from weights import fake_weights  # noqa: E402
 
 REAL_MIRROR = data.mirror_dir()  # read before `course_env` points COURSE_DATA_DIR at an empty folder
 

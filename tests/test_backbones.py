@@ -9,10 +9,10 @@ import hashlib
 
 import numpy as np
 import pytest
-
 from local_server import LocalServer, closed_port_url
-from utils import backbones, data
 from weights import fake_weights, real_weights, truncate
+
+from utils import backbones, data
 
 REAL_MIRROR = data.mirror_dir()  # read before `course_env` points COURSE_DATA_DIR at an empty folder
 

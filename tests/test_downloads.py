@@ -21,10 +21,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from local_server import LocalServer, closed_port_url
-from utils import backbones, data, fetch
 from weights import fake_weights
+
+from utils import backbones, data, fetch
 
 FLOWERS = ["daisy", "dandelion", "roses", "sunflowers", "tulips"]
 GROCERY_ROOT = data.DATASETS["grocery"].archive_root

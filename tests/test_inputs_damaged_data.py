@@ -5,13 +5,11 @@ swapped; the grocery dataset's split files, class table and photos; the feature 
 """
 
 import gzip
-import json
 import os
 import struct
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from conftest import write_idx

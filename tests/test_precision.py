@@ -1,8 +1,8 @@
 """COURSE_PRECISION: the precision policy `utils.setup()` applies, forced or automatic, and said in the banner."""
 
 import pytest
-
 from notebook_runs import each_notebook, run_all
+
 from utils import env
 
 keras = pytest.importorskip("keras")
