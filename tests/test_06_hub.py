@@ -1,5 +1,7 @@
 """utils.hub: the model catalogue, the local hub-format export, and the Keras 3 HubLayer (offline, seconds)."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -7,8 +9,12 @@ keras = pytest.importorskip("keras")
 tf = pytest.importorskip("tensorflow")
 tensorflow_hub = pytest.importorskip("tensorflow_hub")
 
+from local_server import LocalServer, closed_port_url  # noqa: E402
 from utils import backbones, data, hub  # noqa: E402
 from utils.hub import HubLayer, export_savedmodel, pick_model  # noqa: E402
+from weights import fake_weights  # noqa: E402
+
+REAL_MIRROR = data.mirror_dir()  # read before `course_env` points COURSE_DATA_DIR at an empty folder
 
 
 def _tiny_model(size=None):
@@ -33,6 +39,9 @@ def tiny_handle(tmp_path_factory):
 def stub_backbone(course_env, monkeypatch):
     """`load_backbone` replaced by a tiny model (seconds instead of MobileNet's export); records its calls."""
     monkeypatch.setenv("KERAS_HOME", str(course_env["tmp"] / "keras-home"))
+    monkeypatch.setenv("TFHUB_CACHE_DIR", str(course_env["tmp"] / "tfhub"))
+    monkeypatch.setattr(backbones, "_WARNED", set(), raising=False)
+    monkeypatch.setattr(data, "_UNREACHABLE", {}, raising=False)
     calls = []
 
     def load_backbone(name, image_size=None, **kwargs):
@@ -78,12 +87,75 @@ def test_export_once_then_load_by_path_like_a_hub_model(stub_backbone, course_en
 def test_real_weights_get_their_own_export(stub_backbone, course_env):
     random_path = hub.export_backbone("mobilenet_025")
     weights = course_env["mirror"] / "keras_home" / "models" / "mobilenet_2_5_224_tf_no_top.h5"
-    weights.parent.mkdir(parents=True)
-    weights.write_bytes(b"pretend these are ImageNet weights")
+    fake_weights(weights)
     real_path = hub.export_backbone("mobilenet_025")
     assert real_path != random_path and real_path.name.startswith("mobilenet_025-imagenet-")
     assert stub_backbone == ["mobilenet_025", "mobilenet_025"]
     assert {p.name for p in real_path.parent.iterdir()} == {random_path.name, real_path.name}, "no staging left"
+
+
+def test_mobilenet_100_is_exported_like_mobilenet_025_keyed_by_its_weights(stub_backbone, course_env):
+    weights = course_env["mirror"] / "keras_home" / "models" / "mobilenet_1_0_224_tf_no_top.h5"
+    fake_weights(weights, value=1.0)
+    path = hub.resolve_handle(pick_model("mobilenet_100")[0])
+    assert path == str(course_env["cache"] / "hub_models" / f"mobilenet_100-imagenet-{backbones.weights_sha256(weights)[:12]}")
+    fake_weights(weights, value=2.0)  # other weights: another export, never the old one
+    assert hub.export_backbone("mobilenet_100").name != path.rsplit("/", 1)[1]
+    assert stub_backbone == ["mobilenet_100", "mobilenet_100"]
+
+
+@pytest.mark.parametrize("damage", ["truncate a file", "no manifest"])
+def test_a_damaged_export_is_set_aside_and_made_again(stub_backbone, course_env, capsys, damage):
+    path = hub.export_backbone("mobilenet_025")
+    victim = next(path.glob("variables/variables.data-*"))
+    if damage == "truncate a file":
+        victim.write_bytes(victim.read_bytes()[:-10])
+    else:  # an export interrupted before its manifest, or made by an older course
+        (path / hub.MANIFEST).unlink()
+    again = hub.export_backbone("mobilenet_025")
+    assert again == path and stub_backbone == ["mobilenet_025", "mobilenet_025"], "exported a second time"
+    assert hub.export_problem(again) is None
+    assert f"The TF Hub export {path} is damaged" in capsys.readouterr().out
+    assert (path.parent / f".{path.name}.damaged").is_dir(), "set aside, not silently deleted"
+    assert hub.export_backbone("mobilenet_025") == path and len(stub_backbone) == 2, "a sound export is reused"
+
+
+def test_an_export_made_under_mixed_precision_computes_in_float32(stub_backbone, course_env):
+    """A Colab GPU session exports under mixed_float16; the cached export serves float32 sessions too."""
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        path = hub.export_backbone("mobilenet_025")
+        assert keras.mixed_precision.global_policy().name == "mixed_float16", "the session's policy is restored"
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    module = tensorflow_hub.load(str(path))
+    graphs = [fn.graph for fn in module.__call__.concrete_functions]
+    halves = [op.name for g in graphs for op in g.get_operations() for out in op.outputs if out.dtype == tf.float16]
+    assert not halves, f"float16 maths in the export: {halves[:5]}"
+    assert all(v.dtype == tf.float32 for v in module.variables)
+
+
+def test_an_export_in_another_precision_is_made_again(stub_backbone, course_env, capsys):
+    path = hub.export_backbone("mobilenet_025")
+    manifest = json.loads((path / hub.MANIFEST).read_text())
+    (path / hub.MANIFEST).write_text(json.dumps({**manifest, "dtype": "mixed_float16"}))
+    assert hub.export_problem(path) == "it computes in mixed_float16, not float32"
+    assert hub.export_backbone("mobilenet_025") == path and len(stub_backbone) == 2
+    assert "is damaged (it computes in mixed_float16" in capsys.readouterr().out
+
+
+@pytest.mark.slow  # about 10 s: the real 3.2M-parameter network, exported
+def test_export_of_the_real_mobilenet_100_matches_the_backbone(course_env, monkeypatch):
+    source = REAL_MIRROR / "keras_home" / "models" / "mobilenet_1_0_224_tf_no_top.h5" if REAL_MIRROR else None
+    if source is None or not source.is_file():
+        pytest.skip("needs the offline mirror's MobileNet 1.0 weights (COURSE_DATA_DIR)")
+    monkeypatch.setenv("COURSE_DATA_DIR", str(REAL_MIRROR))
+    monkeypatch.setenv("KERAS_HOME", str(course_env["tmp"] / "keras-home"))
+    model, size = pick_model("mobilenet_100", 96)
+    layer = HubLayer(hub.resolve_handle(model))
+    backbone, preprocess = backbones.load_backbone("mobilenet_100", 96)
+    images = _images(2, 96)
+    np.testing.assert_allclose(layer(images), backbone(preprocess(images * 255.0)), atol=1e-5)
 
 
 def test_unknown_model_name_lists_the_choices():
@@ -109,15 +181,64 @@ def test_fixed_size_module_refuses_other_sizes_clearly(tmp_path):
         keras.Sequential([keras.Input((48, 48, 3)), HubLayer(handle)])
 
 
-def test_offline_remote_model_smoke_falls_back_full_stops(monkeypatch, capsys):
-    monkeypatch.setenv("COURSE_OFFLINE", "1")
-    monkeypatch.setenv("COURSE_SMOKE", "1")
+@pytest.mark.parametrize("mode, mirror_has, expected", [
+    ("full", ["mobilenet_1_0_224_tf_no_top.h5", "mobilenet_2_5_224_tf_no_top.h5"], "mobilenet_100"),
+    ("full", ["mobilenet_2_5_224_tf_no_top.h5"], "mobilenet_025"),
+    ("smoke", ["mobilenet_2_5_224_tf_no_top.h5", "mobilenet_1_0_224_tf_no_top.h5"], "mobilenet_025"),  # fast first
+])
+def test_a_model_that_cannot_be_loaded_falls_back_by_what_can(stub_backbone, course_env, monkeypatch, capsys, mode,
+                                                              mirror_has, expected):
+    monkeypatch.setenv("COURSE_SMOKE", "1" if mode == "smoke" else "0")
+    for name in mirror_has:
+        fake_weights(course_env["mirror"] / "keras_home" / "models" / name)
+    model, size = pick_model("efficientnetv2-b0-21k-ft1k")
+    assert (model.name, size) == (expected, hub.MODELS[expected].image_size), "the fallback's own size when none was asked for"
+    assert hub.MODELS["mobilenet_100"].image_size == 288 and hub.MODELS["mobilenet_025"].image_size == 224
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out == [f"! efficientnetv2-b0-21k-ft1k cannot be loaded here (COURSE_OFFLINE=1: no download tried); "
+                   f"using {expected} instead (mirror $COURSE_DATA_DIR/keras_home/models/{mirror_has[0]})."]
+    assert data.sources()["choice:efficientnetv2-b0-21k-ft1k"].startswith(f"{expected} instead")
+    assert pick_model("efficientnetv2-b0-21k-ft1k", 96)[1] == 96, "an image size asked for is kept"
+
+
+def test_nothing_loadable_smoke_uses_random_weights_full_stops(stub_backbone, course_env, monkeypatch, capsys):
     model, size = pick_model("efficientnetv2-b0-21k-ft1k", 96)
     assert (model.name, size) == ("mobilenet_025", 96)
-    assert "OFFLINE" in capsys.readouterr().out
+    assert "smoke mode uses the mobilenet_025 export with RANDOM weights" in capsys.readouterr().out
+    assert hub.resolve_handle(model).endswith("mobilenet_025-random")
     monkeypatch.setenv("COURSE_SMOKE", "0")
-    with pytest.raises(data.DataUnavailableError, match="MODEL_NAME='mobilenet_025'"):
+    with pytest.raises(data.DataUnavailableError, match="python -m utils download imagenet:mobilenet_100"):
         pick_model("efficientnetv2-b0-21k-ft1k")
+
+
+def test_without_network_the_download_fails_fast_and_the_fallback_is_used(stub_backbone, course_env, monkeypatch, capsys):
+    monkeypatch.setenv("COURSE_OFFLINE", "0")  # no flag: decided by trying
+    monkeypatch.setitem(hub.MODELS, "remote", hub.HubModel("remote", closed_port_url("/google/model/1"), 224))
+    monkeypatch.setattr(backbones, "KERAS_WEIGHTS_URL", closed_port_url("/keras-applications/"))
+    fake_weights(course_env["mirror"] / "keras_home" / "models" / "mobilenet_2_5_224_tf_no_top.h5")
+    assert pick_model("remote")[0].name == "mobilenet_025"
+    out = capsys.readouterr().out
+    assert "remote cannot be loaded here (it cannot be downloaded (" in out and "refused" in out
+    assert "using mobilenet_025 instead" in out
+
+
+def test_a_remote_model_that_downloads_is_used(stub_backbone, course_env, monkeypatch, tiny_handle):
+    """A hub model served over HTTP in TF Hub's compressed format, as tfhub.dev/Kaggle serve it."""
+    import io
+    import tarfile
+
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tf_archive:
+        tf_archive.add(tiny_handle, arcname=".")
+    monkeypatch.setenv("COURSE_OFFLINE", "0")
+    with LocalServer() as server:
+        handle = server.add("/google/tiny/1", buffer.getvalue())
+        monkeypatch.setitem(hub.MODELS, "tiny", hub.HubModel("tiny", handle, 32))
+        model, size = pick_model("tiny")
+        assert (model.name, size) == ("tiny", 32) and server.count("/google/tiny/1") == 1
+        layer = HubLayer(hub.resolve_handle(model))  # from TF Hub's cache: no second request
+        assert server.count("/google/tiny/1") == 1
+    np.testing.assert_allclose(layer(_images(2, 32)), HubLayer(tiny_handle)(_images(2, 32)), rtol=1e-6)
 
 
 def _fit_once(layer, size=32):
@@ -158,6 +279,32 @@ def test_keras_round_trip_gives_identical_outputs(tiny_handle, tmp_path):
     assert isinstance(reloaded.layers[0], HubLayer) and reloaded.layers[0].handle == tiny_handle
     assert reloaded.layers[0].trainable
     np.testing.assert_array_equal(reloaded.predict(images, verbose=0), model.predict(images, verbose=0))
+
+
+def test_a_module_without_a_training_argument_is_called_without_it(tmp_path):
+    """The TF Hub spec makes `training` optional: such a module works frozen and fine-tuned."""
+    model = _tiny_model()
+    root = tf.train.Checkpoint()
+    root.variables = [v.value for v in model.variables]
+    root.trainable_variables = [v.value for v in model.trainable_variables]
+    root.__call__ = tf.function(lambda images: model(images, training=False),
+                                input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32)])
+    tf.saved_model.save(root, str(tmp_path / "notraining"))
+    for trainable in (False, True):
+        layer = HubLayer(str(tmp_path / "notraining"), trainable=trainable)
+        assert not hub.accepts_training(layer._module)
+        before = [w.numpy().copy() for w in layer.trainable_weights]
+        _fit_once(layer)
+        assert trainable == any(not np.array_equal(b, w.numpy()) for b, w in zip(before, layer.trainable_weights))
+    assert hub.accepts_training(HubLayer(str(export_savedmodel(_tiny_model(), tmp_path / "with")))._module)
+
+
+def test_a_keras_that_copies_the_modules_variables_is_refused(tiny_handle, monkeypatch):
+    """Keras < 3.10 copied a tf.Variable given to keras.Variable: fine-tuning would then change nothing."""
+    wrap = keras.Variable
+    monkeypatch.setattr(keras, "Variable", lambda value, **kw: wrap(value.numpy(), **kw))
+    with pytest.raises(RuntimeError, match=r"HubLayer needs Keras >= 3\.10; this is Keras .*fine-tuning would change copies"):
+        HubLayer(tiny_handle, trainable=True)
 
 
 def test_signature_only_model_can_be_used_frozen_only(tmp_path):

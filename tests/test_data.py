@@ -126,6 +126,8 @@ def test_size_mismatch_is_caught_before_hashing(tmp_path):
 
 def test_interrupted_download_leaves_nothing_behind(tmp_path, monkeypatch):
     class Broken(io.BytesIO):
+        headers = {"Content-Length": "1000"}
+
         def read(self, *args):
             raise ConnectionResetError("connection lost halfway")
 
@@ -137,7 +139,7 @@ def test_interrupted_download_leaves_nothing_behind(tmp_path, monkeypatch):
 
     monkeypatch.setattr(data.urllib.request, "urlopen", lambda *a, **k: Broken())
     dest = tmp_path / "cache" / "file.bin"
-    with pytest.raises(ConnectionResetError):
+    with pytest.raises(data.DownloadInterruptedError, match=r"interrupted after 0 of 1,000 bytes \(ConnectionResetError"):
         data.fetch(data.Remote("https://example.invalid/file.bin", None), dest)
     assert list(dest.parent.iterdir()) == [], "no partial file may survive"
 

@@ -1,5 +1,7 @@
 """Modes, run folders, seeding, devices and the setup banner."""
 
+import os
+
 import numpy as np
 import pytest
 
@@ -59,3 +61,31 @@ def test_setup_banner_says_versions_device_mode_and_data(monkeypatch, capsys):
     out = capsys.readouterr().out
     assert f"TensorFlow {tf.__version__}" in out
     assert "Mode: SMOKE" in out and "Device:" in out and "Data:" in out
+
+
+def test_tensorflows_start_up_log_lines_are_held_back_and_any_other_line_is_shown(tmp_path):
+    """TensorFlow's C++ core writes start-up lines to file descriptor 2 whatever TF_CPP_MIN_LOG_LEVEL says."""
+    import subprocess
+    import sys
+
+    fake = tmp_path / "tensorflow.py"  # stands in for the real import: the same fd-2 writes, instantly
+    fake.write_text("import os\nos.write(2, b'I0000 port.cc] oneDNN custom operations are on. You may see ...\\n'"
+                    " b'E0000 cuda_platform.cc] failed call to cuInit: UNKNOWN ERROR (303)\\n'"
+                    " b'something a learner must see\\n')\n")
+    code = f"import sys; sys.path[:0] = [{str(tmp_path)!r}, {str(env.REPO_ROOT)!r}]; from utils import env; " \
+           "env._import_tensorflow_quietly()"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "something a learner must see" in proc.stderr
+    assert "oneDNN" not in proc.stderr and "cuInit" not in proc.stderr
+
+
+def test_setup_prints_no_tensorflow_log_lines():
+    import subprocess
+    import sys
+
+    code = f"import sys; sys.path.insert(0, {str(env.REPO_ROOT)!r}); import utils; utils.setup()"
+    clean = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=clean)
+    assert proc.returncode == 0, proc.stderr
+    assert not [line for line in proc.stderr.splitlines() if line.startswith(("I0000", "E0000", "W0000"))], proc.stderr

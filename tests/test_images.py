@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from utils import images
+from utils import env, images
 from utils.images import ImageFolderError, scan_image_folder
 
 
@@ -61,26 +61,33 @@ CASES = [
 ]
 
 
-@pytest.fixture
-def messy(tmp_path):
-    root = tmp_path / "photos"
+@pytest.fixture(scope="module")
+def messy(tmp_path_factory):
+    root = tmp_path_factory.mktemp("messy") / "photos"
     for name, writer, _ in CASES:
         writer(root / "cats" / name)
-    _rgb(root / "dogs" / "dog.jpg")
+    (root / "dogs").mkdir()
+    Image.new("RGB", (40, 30), (20, 90, 200)).save(root / "dogs" / "dog.jpg")  # not a copy of a cat
     (root / "empty_class").mkdir()
     (root / ".hidden_folder").mkdir()
     _rgb(root / ".hidden_folder" / "x.jpg")
     return root
 
 
-def test_bad_files_raise_one_error_that_names_each_file_and_the_fix(messy):
+@pytest.mark.parametrize("run_parameters, fix", [
+    ({}, "pass skip_bad=True"),  # called from Python or a notebook without the parameter (03, 05)
+    ({"SKIP_BAD_IMAGES": False}, "set SKIP_BAD_IMAGES = True (or `-p SKIP_BAD_IMAGES=True`)"),  # 04, 06
+])
+def test_bad_files_raise_one_error_that_names_each_file_and_the_fix(messy, monkeypatch, run_parameters, fix):
+    monkeypatch.setattr(env, "_RUN_PARAMETERS", dict(run_parameters))
     with pytest.raises(ImageFolderError) as err:
         scan_image_folder(messy)
     message = str(err.value)
     for name, _, outcome in CASES:
         assert (name in message) == (outcome == "skip"), name
     assert "empty_class/" in message
-    assert "skip_bad=True" in message and "SKIP_BAD_IMAGES" in message
+    assert fix in message
+    assert ("SKIP_BAD_IMAGES" in message) == bool(run_parameters), "a parameter the notebook lacks is never named"
 
 
 @pytest.mark.parametrize("name, outcome", [(n, o) for n, _, o in CASES])
@@ -103,7 +110,7 @@ def test_skip_bad_keeps_the_good_files_with_right_labels(messy):
     assert found.counts() == {"cats": sum(o in ("ok", "convert") for *_, o in CASES), "dogs": 1}
     assert ("empty_class/", "empty class folder (no usable images)") in found.skipped
     report = found.report()
-    assert "Left out (bad files)" in report and "Converted to RGB" in report
+    assert "Left out (bad files)" in report and "Converted" in report
 
 
 def test_every_accepted_file_decodes_in_tensorflow(messy):

@@ -20,32 +20,62 @@ from utils import env, runner
 
 pytestmark = pytest.mark.slow
 
-# The same resume mechanism every notebook uses: BackupAndRestore in the notebook's run folder.
+# The resume mechanism every notebook uses: BackupAndRestore in the folder utils.backup_dir gives.
+# LEARNING_RATE and EPOCHS are this "notebook's" parameters (checked, so they key the backup).
+# FILL_AT_EPOCH fills the disk before that epoch's backup is written; KILL_WHILE_SAVING_EPOCH sends
+# SIGKILL to the process while that epoch's weights file is open and half-written; HOLD_WHILE_EXISTS
+# pauses after epoch 1 while that file exists.
 TRAINER = textwrap.dedent(
     """
-    import json, os, sys, time
+    import json, os, signal, sys, time
     sys.path.insert(0, {repo!r})
     import numpy as np, keras, utils
 
     utils.set_seed(0)
     log, weights_dir = sys.argv[1], sys.argv[2]
+    LEARNING_RATE, EPOCHS = float(os.environ.get("LEARNING_RATE", "0.01")), 6
+    utils.env.set_run_parameters({{"LEARNING_RATE": LEARNING_RATE, "EPOCHS": EPOCHS}})
     x = np.random.default_rng(0).random((256, 8)).astype("float32")
     y = (x.sum(axis=1) > 4).astype("float32")
     model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(4, activation="relu"), keras.layers.Dense(1)])
-    model.compile(optimizer="adam", loss="mse")
+    model.compile(optimizer=keras.optimizers.Adam(LEARNING_RATE), loss="mse")
+    epoch_now = [None]
 
     class Trace(keras.callbacks.Callback):
         def on_train_begin(self, logs=None):
-            np.save(os.path.join(weights_dir, "start.npy"), self.model.layers[0].get_weights()[0])
+            np.save(os.path.join(weights_dir, f"start{{os.getpid()}}.npy"), self.model.layers[0].get_weights()[0])
         def on_epoch_begin(self, epoch, logs=None):
+            epoch_now[0] = epoch
             with open(log, "a") as f: f.write(json.dumps({{"pid": os.getpid(), "begin": epoch}}) + "\\n")
         def on_epoch_end(self, epoch, logs=None):
             np.save(os.path.join(weights_dir, f"end{{epoch}}.npy"), self.model.layers[0].get_weights()[0])
             with open(log, "a") as f: f.write(json.dumps({{"pid": os.getpid(), "end": epoch}}) + "\\n")
             time.sleep(float(os.environ.get("EPOCH_PAUSE", "0")))
+            hold, deadline = os.environ.get("HOLD_WHILE_EXISTS"), time.time() + 300
+            while hold and epoch == 1 and os.path.exists(hold) and time.time() < deadline:
+                time.sleep(0.1)
 
-    backup = keras.callbacks.BackupAndRestore(str(utils.run_dir("resume_test", "backup")))
-    model.fit(x, y, epochs=6, batch_size=32, verbose=0, callbacks=[backup, Trace()])
+    class FillDisk(keras.callbacks.Callback):  # runs before BackupAndRestore saves
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == int(os.environ.get("FILL_AT_EPOCH", "-1")):
+                with open(os.path.join(utils.env.build_dir(), "filler"), "wb", buffering=0) as f:
+                    try:
+                        while True:
+                            f.write(b"x" * 4096)
+                    except OSError:
+                        pass
+
+    if os.environ.get("KILL_WHILE_SAVING_EPOCH"):
+        from keras.src.saving import saving_lib
+        close = saving_lib.H5IOStore.close
+        def close_or_die(self):
+            if epoch_now[0] == int(os.environ["KILL_WHILE_SAVING_EPOCH"]) and getattr(self, "mode", "w") == "w":
+                os.kill(os.getpid(), signal.SIGKILL)
+            return close(self)
+        saving_lib.H5IOStore.close = close_or_die
+
+    backup = keras.callbacks.BackupAndRestore(utils.backup_dir("resume_test", "fit"))
+    model.fit(x, y, epochs=EPOCHS, batch_size=32, verbose=0, callbacks=[FillDisk(), backup, Trace()])
     """
 )
 
@@ -54,40 +84,133 @@ def _events(log):
     return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
 
 
-def test_killed_training_resumes_from_its_last_epoch_and_a_finished_one_starts_fresh(tmp_path, monkeypatch):
-    monkeypatch.setenv("COURSE_BUILD_DIR", str(tmp_path / "build"))
-    script = tmp_path / "train.py"
-    script.write_text(TRAINER.format(repo=str(env.REPO_ROOT)))
-    log, weights = tmp_path / "events.jsonl", tmp_path / "weights"
-    weights.mkdir()
-    cmd = [sys.executable, str(script), str(log), str(weights)]
+class Trainer:
+    """Starts the trainer script in a temporary build folder and remembers its processes (killed at the end)."""
 
+    def __init__(self, tmp_path, build):
+        self.script = tmp_path / "train.py"
+        self.script.write_text(TRAINER.format(repo=str(env.REPO_ROOT)))
+        self.log, self.weights = tmp_path / "events.jsonl", tmp_path / "weights"
+        self.weights.mkdir()
+        self.backups = build / "runs" / "resume_test" / "backups"
+        self.procs = []
+
+    def start(self, **extra):
+        proc = subprocess.Popen([sys.executable, str(self.script), str(self.log), str(self.weights)],
+                                env={**os.environ, **{k: str(v) for k, v in extra.items()}},
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.procs.append(proc)
+        return proc
+
+    def run(self, timeout=300, **extra):
+        proc = self.start(**extra)
+        out, _ = proc.communicate(timeout=timeout)
+        assert proc.returncode == 0, out[-3000:]
+        return proc, out
+
+    def events(self, proc):
+        return [e for e in _events(self.log) if e["pid"] == proc.pid]
+
+    def ends(self, proc):
+        return [e["end"] for e in self.events(proc) if "end" in e]
+
+    def wait_until_epoch_ends(self, proc, epoch, timeout=120):
+        deadline = time.time() + timeout
+        while epoch not in self.ends(proc):
+            assert proc.poll() is None, f"the run ended before epoch {epoch}: {proc.stdout.read()[-2000:]}"
+            assert time.time() < deadline, f"training never reached the end of epoch {epoch}"
+            time.sleep(0.1)
+
+    def kill(self, proc):
+        proc.send_signal(signal.SIGKILL)
+        out, _ = proc.communicate()
+        assert proc.returncode == -signal.SIGKILL
+        return out
+
+    def backup_files(self):
+        return sorted(p.relative_to(self.backups).as_posix() for p in self.backups.rglob("*") if p.is_file()
+                      and not p.name.endswith(".lock")) if self.backups.exists() else []
+
+
+@pytest.fixture
+def trainer(tmp_path, monkeypatch):
+    build = tmp_path / "build"
+    monkeypatch.setenv("COURSE_BUILD_DIR", str(build))
+    t = Trainer(tmp_path, build)
+    yield t
+    for proc in t.procs:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+
+def test_killed_training_resumes_only_with_its_own_settings_and_a_finished_one_starts_fresh(trainer):
     # 1. Start, and kill -9 the process (like a Colab disconnect) once epoch 2 has finished.
-    first = subprocess.Popen(cmd, env={**os.environ, "EPOCH_PAUSE": "2"})
-    deadline = time.time() + 120
-    while not any(e.get("end") == 2 for e in _events(log)):
-        assert first.poll() is None, "the first run ended before it could be interrupted"
-        assert time.time() < deadline, "training never reached epoch 2"
-        time.sleep(0.1)
-    first.send_signal(signal.SIGKILL)
-    first.wait()
-    assert first.returncode == -signal.SIGKILL
-    killed_at = max(e["end"] for e in _events(log) if "end" in e)
-    weights_at_kill = np.load(weights / f"end{killed_at}.npy")
+    first = trainer.start(EPOCH_PAUSE=2)
+    trainer.wait_until_epoch_ends(first, 2)
+    trainer.kill(first)
+    killed_at = max(trainer.ends(first))
+    weights_at_kill = np.load(trainer.weights / f"end{killed_at}.npy")
 
-    # 2. Start again: it must continue after the last completed epoch, with that epoch's weights.
-    subprocess.run(cmd, check=True, timeout=300)
-    second = [e for e in _events(log) if e["pid"] != first.pid]
-    assert second[0] == {"pid": second[0]["pid"], "begin": killed_at + 1}, f"did not resume: {second[:2]}"
-    assert [e["end"] for e in second if "end" in e] == list(range(killed_at + 1, 6))
-    np.testing.assert_array_equal(np.load(weights / "start.npy"), weights_at_kill)
+    # 2. Another learning rate: a different run, which must start from epoch 0, not continue the killed one.
+    other, out = trainer.run(LEARNING_RATE=0.001)
+    assert trainer.ends(other) == list(range(6)) and "Resuming" not in out, out
 
-    # 3. The run finished, so its backup is gone: a new run starts from epoch 0, not a stale state.
-    assert not any((tmp_path / "build" / "runs" / "resume_test").rglob("*.weights.h5")), "backup left behind"
-    log.unlink()
-    subprocess.run(cmd, check=True, timeout=300)
-    third = _events(log)
-    assert third[0]["begin"] == 0 and [e["end"] for e in third if "end" in e] == list(range(6))
+    # 3. The same settings again: continue after the last completed epoch, with that epoch's weights.
+    second, out = trainer.run()
+    events = trainer.events(second)
+    assert events[0]["begin"] == killed_at + 1, f"did not resume: {events[:2]}"
+    assert trainer.ends(second) == list(range(killed_at + 1, 6))
+    assert f"Resuming 'fit' from its backup after epoch {killed_at + 1}" in out
+    np.testing.assert_array_equal(np.load(trainer.weights / f"start{second.pid}.npy"), weights_at_kill)
+
+    # 4. The run finished, so its backup is gone: a new run starts from epoch 0, not a stale state.
+    assert trainer.backup_files() == [], "backup left behind"
+    third, _ = trainer.run()
+    assert trainer.events(third)[0]["begin"] == 0 and trainer.ends(third) == list(range(6))
+
+
+def test_two_trainings_at_once_never_share_a_backup(trainer, tmp_path):
+    hold = tmp_path / "hold"
+    hold.write_text("")
+    first = trainer.start(HOLD_WHILE_EXISTS=hold)
+    trainer.wait_until_epoch_ends(first, 1)  # the first has a backup (after epoch 1) and holds it
+    second, out = trainer.run()  # same settings, while the first is still training
+    assert trainer.ends(second) == list(range(6)), "the second run took over the first one's backup"
+    (line,) = [line for line in out.splitlines() if "Another live run" in line]
+    assert f"(pid {first.pid}," in line and "keeps its own backup in fit-" in line and "epoch 0" in line, line
+    hold.unlink()
+    out, _ = first.communicate(timeout=300)
+    assert first.returncode == 0 and trainer.ends(first) == list(range(6)), out[-2000:]
+    assert [e["begin"] for e in trainer.events(first) if "begin" in e] == list(range(6)), "the first was disturbed"
+
+
+def test_a_backup_half_written_when_the_process_was_killed_is_set_aside_never_loaded(trainer):
+    dying = trainer.start(KILL_WHILE_SAVING_EPOCH=2)  # killed while writing the backup of epoch 2
+    out, _ = dying.communicate(timeout=300)
+    assert dying.returncode == -signal.SIGKILL, out[-2000:]
+    assert max(trainer.ends(dying)) == 1 and any(f.endswith("latest.weights.h5") for f in trainer.backup_files())
+    rerun, out = trainer.run()
+    assert trainer.ends(rerun) == list(range(6)) and trainer.events(rerun)[0]["begin"] == 0
+    (line,) = [line for line in out.splitlines() if "damaged" in line]
+    assert line.startswith("The training backup in ") and "moved it to" in line and "epoch 0" in line, line
+    (aside,) = [p for p in trainer.backups.iterdir() if ".damaged-" in p.name]
+    assert aside.name in line and (aside / "latest.weights.h5").exists(), "the damaged copy is kept, named"
+
+
+def test_a_backup_cut_short_by_a_full_disk_is_set_aside_and_the_rerun_works(trainer, tmp_path):
+    from _mounts import tmpfs
+
+    with tmpfs(tmp_path / "build", size="2m"):
+        full = trainer.start(FILL_AT_EPOCH=0)  # the disk fills up just before the first backup is written
+        out, _ = full.communicate(timeout=300)
+        assert full.returncode != 0 and "No space left on device" in out, out[-2000:]
+        assert trainer.backup_files()[0].endswith("/latest.weights.h5"), "h5py left a cut-short weights file"
+        (tmp_path / "build" / "filler").unlink()  # the learner frees some space and runs again
+        rerun, out = trainer.run()
+        assert trainer.events(rerun)[0]["begin"] == 0 and trainer.ends(rerun) == list(range(6))
+        (line,) = [line for line in out.splitlines() if "is damaged" in line]
+        assert "latest.weights.h5 has no training_metadata.json beside it" in line, line
 
 
 REPEATABLE = ["01_mnist_dense", "04_hotdog_fine_tuning"]
@@ -115,7 +238,7 @@ BAD_NOTEBOOK_PARAMETERS = [
     ("04_hotdog_fine_tuning", {"BACKBONE": "vgg16"}, "Set BACKBONE to one of"),
     ("04_hotdog_fine_tuning", {"IMAGE_SIZE": 16}, "Set IMAGE_SIZE to 32 or more"),
     ("05_grocery_retrain", {"BACKBONE": "inception"}, "Set BACKBONE to one of"),
-    ("02_fashion_mnist_cnns", {"BACKBONE": "vgg16"}, "Set BACKBONE to one of"),
+    ("02_fashion_mnist_cnns", {"BACKBONE": "vgg16"}, "BACKBONE='vgg16' (str) is not one of the choices (did you mean 'vgg19'?)"),
 ]
 
 
@@ -132,7 +255,11 @@ def _ran_before_the_error(executed):
 def test_bad_parameter_stops_the_notebook_before_any_training(name, params, words, tmp_path, monkeypatch):
     path = env.REPO_ROOT / "notebooks" / f"{name}.ipynb"
     monkeypatch.setenv("COURSE_BUILD_DIR", str(tmp_path / "build"))
-    runner.check_parameters(path, params)
+    import papermill
+
+    assert set(params) <= set(papermill.inspect_notebook(str(path))), "the notebook has these parameters"
+    # `python -m utils run` refuses most of these before a kernel starts (utils.params); the notebook itself
+    # must stop too, for a learner who edits its parameters cell: execute it without the runner's check.
     record = runner.execute(path, params, full=False)
     assert words in record.get("error", ""), record.get("error")
     completed, traceback = _ran_before_the_error(tmp_path / "build" / path.name)

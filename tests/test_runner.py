@@ -34,6 +34,16 @@ def notebook_dir(course_env, tmp_path, monkeypatch):
     return folder
 
 
+def test_kernels_draw_inline_figures_even_when_the_caller_chose_a_backend(notebook_dir, monkeypatch):
+    monkeypatch.setenv("MPLBACKEND", "Agg")  # what conftest.py sets for pytest itself
+    _notebook(notebook_dir / "04_plot.ipynb",
+              'import matplotlib.pyplot as plt\nplt.plot([1, 2])\nutils.record_results("04_plot", n=1)')
+    assert runner.run(["04"], {}, full=False) == 0
+    executed = json.loads((env.build_dir() / "04_plot.ipynb").read_text())
+    outputs = [o for c in executed["cells"] for o in c.get("outputs", [])]
+    assert any("image/png" in o.get("data", {}) for o in outputs), "the figure was not shown inline"
+
+
 def test_select_by_number_name_and_fragment(notebook_dir):
     assert [p.stem for p in runner.select(["1", "03"])] == ["01_alpha", "03_gamma"]
     assert [p.stem for p in runner.select(["beta"])] == ["02_beta_fails"]
@@ -68,6 +78,8 @@ def test_run_executes_records_and_tabulates(notebook_dir, capsys):
     assert "broken on purpose" in records["02_beta_fails"]["error"]
     assert records["03_gamma"]["metrics"] == {"test_accuracy": 0.5}
     assert (env.build_dir() / "01_alpha.ipynb").exists(), "the executed copy is kept"
+    assert json.loads((env.build_dir() / "metrics" / "01_alpha.json").read_text())["metrics"]["epochs"] == 4.0
+    assert not (env.build_dir() / "metrics" / "02_beta_fails.json").exists()
     out = capsys.readouterr().out
     assert "test_accuracy=0.5" in out and "FAILED: ValueError: broken on purpose" in out
 
@@ -157,3 +169,60 @@ def test_results_keep_one_record_per_notebook_and_mode(course_env):
     path = runner.save_results([again])  # a later smoke run replaces the smoke record only
     records = json.loads(path.read_text())
     assert [(r["mode"], r["seconds"]) for r in records] == [("full", 110.0), ("smoke", 19.0)]
+
+
+def test_a_failed_rerun_keeps_the_last_good_numbers_and_says_so(notebook_dir, capsys):
+    _notebook(notebook_dir / "04_delta.ipynb", 'assert EPOCHS < 5, "too many epochs"\n'
+                                               'utils.record_results("04_delta", epochs=EPOCHS)')
+    assert runner.run(["04"], {"EPOCHS": 2}, full=False) == 0
+    capsys.readouterr()
+    assert runner.run(["04"], {"EPOCHS": 9}, full=False) == 1
+    out = capsys.readouterr().out
+    assert "FAILED: AssertionError: too many epochs (the last good numbers, epochs=2 from " in out
+    (record,) = json.loads((env.build_dir() / "results.json").read_text())
+    assert record["metrics"] == {"epochs": 2.0} and record["parameters"] == {"EPOCHS": 2}
+    assert record["last_attempt"]["error"] == "AssertionError: too many epochs"
+    assert record["last_attempt"]["parameters"] == {"EPOCHS": 9}
+    assert "epochs 2 (a later attempt" in runner.markdown_table([record])
+
+
+def test_a_notebook_that_records_nothing_has_failed(notebook_dir, capsys):
+    _notebook(notebook_dir / "04_silent.ipynb", "x = 1")
+    assert runner.run(["04"], {}, full=False) == 1
+    out = capsys.readouterr().out
+    assert "FAILED: the notebook ran to the end but recorded no results: it must call " \
+           "utils.record_results('04_silent', ...)" in out
+
+
+def test_a_relative_build_dir_reaches_the_kernel_as_an_absolute_path(notebook_dir, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # where the user typed the command
+    monkeypatch.setenv("PWD", str(tmp_path))
+    monkeypatch.setenv("COURSE_BUILD_DIR", "relative/build")
+    assert runner.run(["03"], {}, full=False) == 0
+    build = tmp_path / "relative" / "build"
+    assert json.loads((build / "results.json").read_text())[0]["metrics"] == {"test_accuracy": 0.5}
+    assert (build / "03_gamma.ipynb").exists() and not (notebook_dir / "relative").exists()
+
+
+def test_a_damaged_results_file_is_set_aside_named_and_its_records_kept(notebook_dir, capsys):
+    assert runner.run(["01", "03"], {}, full=False) == 0
+    path = env.build_dir() / "results.json"
+    path.write_text(path.read_text()[:-40])  # cut short, as by a crash in an older version
+    capsys.readouterr()
+    assert runner.run(["01"], {"EPOCHS": 5}, full=False) == 0
+    out = capsys.readouterr().out
+    (aside,) = [p.name for p in env.build_dir().glob("results.json.damaged-*")]
+    assert f"{path} is not valid JSON" in out and f"kept it as {aside}" in out
+    records = {r["notebook"]: r for r in json.loads(path.read_text())}
+    assert records["01_alpha"]["metrics"]["epochs"] == 5.0 and records["03_gamma"]["metrics"] == {"test_accuracy": 0.5}
+
+
+def test_the_kernels_own_messages_go_to_its_log_not_the_terminal(notebook_dir, capfd):
+    # the kernel process's own stderr (C++ logs, crash reports), not the cell's output
+    _notebook(notebook_dir / "04_noisy.ipynb", 'import os; os.write(2, b"low-level kernel message\\n")\n'
+                                               'utils.record_results("04_noisy", a=1)')
+    assert runner.run(["04"], {}, full=False) == 0
+    captured = capfd.readouterr()
+    assert "low-level kernel message" not in captured.out + captured.err
+    log = (env.build_dir() / "logs" / "04_noisy.smoke.log").read_text()
+    assert "=== 04_noisy (smoke)" in log and "low-level kernel message" in log

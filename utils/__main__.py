@@ -1,4 +1,4 @@
-"""Command line: `python -m utils run|download|datasets`. See `python -m utils --help`."""
+"""Command line: `python -m utils run|download|datasets|results|site`. See `python -m utils --help`."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ def main(argv: list[str] | None = None) -> int:
                      help="override a notebook parameter, e.g. -p EPOCHS=5 (repeatable)")
 
     dl = sub.add_parser("download", help="fetch datasets and weights into the cache or a mirror folder")
-    dl.add_argument("names", nargs="*", help="dataset names, or imagenet:BACKBONE (see `datasets`)")
+    dl.add_argument("names", nargs="*", help="dataset names, imagenet:BACKBONE, imagenet_top:BACKBONE (with its "
+                    "ImageNet classifier) or imagenet:class_index (see `datasets`)")
     dl.add_argument("--all", action="store_true", help="every dataset and backbone")
     dl.add_argument("--to", metavar="DIR", help="fill an offline mirror at DIR (use it as COURSE_DATA_DIR)")
 
@@ -26,29 +27,33 @@ def main(argv: list[str] | None = None) -> int:
     res = sub.add_parser("results", help="print build/results.json as a Markdown table")
     res.add_argument("--readme", action="store_true", help="write the table into README.md's results block")
 
+    site = sub.add_parser("site", help="build the course website into build/site/ from the executed notebooks")
+    site.add_argument("--out", metavar="DIR", help="where to write the site (default: build/site)")
+
     args = parser.parse_args(argv)
+    from .data import resolve_environment
+
+    resolve_environment()  # relative folders mean the folder the command was typed in, also for the kernels
+    if args.command == "site":
+        from pathlib import Path
+
+        from .site import SiteError, build
+
+        try:
+            build(out=Path(args.out).resolve() if args.out else None)
+        except SiteError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        return 0
     if args.command == "run":
         from .runner import parse_parameters
         from .runner import run as run_notebooks
 
         return run_notebooks(args.notebooks, parse_parameters(args.param), args.full)
     if args.command == "results":
-        import json
+        from .runner import results_command
 
-        from .env import REPO_ROOT, build_dir
-        from .runner import markdown_table, update_readme
-
-        path = build_dir() / "results.json"
-        if not path.exists():
-            print(f"No {path} yet: run `python -m utils run` first.", file=sys.stderr)
-            return 2
-        records = json.loads(path.read_text())
-        if args.readme:
-            update_readme(records, REPO_ROOT / "README.md")
-            print(f"README.md updated with {len(records)} results")
-        else:
-            print(markdown_table(records))
-        return 0
+        return results_command(args.readme)
     if args.command == "download":
         from .fetch import download_command
 

@@ -15,11 +15,18 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import http.client
 import os
+import re
 import shutil
+import sys
 import tarfile
+import time
+import urllib.error
+import urllib.parse
 import urllib.request
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -35,11 +42,19 @@ class DataUnavailableError(RuntimeError):
 
 
 class ChecksumError(RuntimeError):
-    """A downloaded file does not match its published checksum; it was deleted, never trusted."""
+    """A downloaded file is damaged or does not match its published checksum; it was deleted, never trusted."""
+
+
+class DownloadInterruptedError(ConnectionError):
+    """The server closed the connection before the whole file arrived; nothing of it was kept."""
 
 
 class UnsafeArchiveError(RuntimeError):
     """An archive holds an entry that would land outside the target folder, or a link."""
+
+
+class DamagedDataError(DataUnavailableError, ValueError):
+    """A dataset file in the mirror or the cache is damaged; the message names the file and the fix."""
 
 
 @dataclass(frozen=True)
@@ -183,9 +198,45 @@ DATASETS: dict[str, Dataset] = {
 _SOURCES: dict[str, str] = {}
 
 
+#: Folders the course reads from the environment; a relative one is resolved once (`resolve_environment`).
+FOLDER_VARIABLES = ("COURSE_DATA_DIR", "COURSE_CACHE_DIR", "COURSE_BUILD_DIR", "KERAS_HOME")
+
+
+def _typed_in() -> str:
+    """The folder a relative path was typed in.
+
+    The current folder, except in a notebook kernel: Jupyter, nbval and papermill start kernels in the
+    notebook's folder, while `$PWD` still names the shell folder where the user typed the command.
+    """
+    pwd = os.environ.get("PWD")
+    if "ipykernel" in sys.modules and pwd and os.path.isabs(pwd) and os.path.isdir(pwd):
+        return pwd
+    return os.getcwd()
+
+
+def _env_folder(name: str) -> Path | None:
+    value = os.environ.get(name)
+    if not value:
+        return None
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else Path(_typed_in()) / path
+
+
+def resolve_environment() -> None:
+    """Make relative `COURSE_DATA_DIR`, `COURSE_CACHE_DIR`, `COURSE_BUILD_DIR` and `KERAS_HOME` absolute, once.
+
+    Called when `utils` is imported (before Keras reads `KERAS_HOME`) and by `python -m utils` before any
+    kernel starts, so that every process (kernels run in `notebooks/`) sees the same folders.
+    """
+    for name in FOLDER_VARIABLES:
+        path = _env_folder(name)
+        if path is not None and os.environ[name] != str(path):
+            os.environ[name] = str(path)
+
+
 def mirror_dir() -> Path | None:
-    value = os.environ.get("COURSE_DATA_DIR")
-    return Path(value).expanduser() if value else None
+    """The offline mirror, `$COURSE_DATA_DIR` (absolute; a relative value is taken from where it was typed)."""
+    return _env_folder("COURSE_DATA_DIR")
 
 
 def mirror_label(rel: str | Path) -> str:
@@ -195,14 +246,12 @@ def mirror_label(rel: str | Path) -> str:
 
 def keras_home() -> Path:
     """Keras' own folder: `$KERAS_HOME`, else `~/.keras` (its `datasets/` and `models/` caches)."""
-    return Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras").expanduser()
+    return _env_folder("KERAS_HOME") or Path.home() / ".keras"
 
 
 def cache_dir() -> Path:
     """Download cache: `COURSE_CACHE_DIR`, else Keras' own dataset cache (`$KERAS_HOME/datasets`)."""
-    if os.environ.get("COURSE_CACHE_DIR"):
-        return Path(os.environ["COURSE_CACHE_DIR"]).expanduser()
-    return keras_home() / "datasets"
+    return _env_folder("COURSE_CACHE_DIR") or keras_home() / "datasets"
 
 
 def sources() -> dict[str, str]:
@@ -246,7 +295,7 @@ def locate(name: str, *, allow_standin: bool = True) -> Path:
             path = download(name)
             note_source(name, f"real, downloaded to {path}")
             return path
-        except (OSError, ChecksumError, UnsafeArchiveError) as err:
+        except DOWNLOAD_ERRORS as err:
             failure = f"the download failed ({err})"
     else:
         failure = "COURSE_OFFLINE=1 forbids downloading it"
@@ -276,6 +325,15 @@ def _announce_standin(ds: Dataset, reason: str) -> None:
 
 # --- downloads ---------------------------------------------------------------------------------
 
+#: Seconds a download waits for a server to answer or to send its next block. Short, so that a machine
+#: without network falls back to the mirror, the cache or a stand-in quickly instead of hanging.
+TIMEOUT = 20
+
+#: A host that could not be reached (no network, DNS failure, firewall) is not tried again for this
+#: many seconds, so that one notebook without network pays for one failed connection, not ten.
+UNREACHABLE_FOR = 60.0
+_UNREACHABLE: dict[str, tuple[float, str]] = {}
+
 
 def file_checksum(path: Path, algorithm: str) -> str:
     digest = hashlib.new(algorithm)
@@ -304,23 +362,132 @@ def verify(path: Path, remote: Remote) -> None:
         )
 
 
-def fetch(remote: Remote, dest: Path) -> Path:
+_LEFTOVER = re.compile(r"\.(?:part|extracting|exporting)-(\d+)$")
+
+
+def _pid_alive(pid: int) -> bool:
+    if sys.platform == "win32":  # os.kill(pid, 0) would signal the process there; rely on age alone
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: it exists, it is another user's
+        return True
+    return True
+
+
+def clean_stale(folder: Path, max_age_s: float = 24 * 3600) -> list[Path]:
+    """Remove what killed downloads, extractions and exports left in `folder`; return what went.
+
+    Those are `<name>.part-<pid>` files and `.<name>.extracting-<pid>` / `.exporting-<pid>` folders
+    whose process no longer runs (or that nothing touched for a day). A live process's are kept: it
+    may still be writing them.
+    """
+    removed = []
+    try:
+        entries = list(Path(folder).iterdir())
+    except OSError:
+        return removed
+    for path in entries:
+        match = _LEFTOVER.search(path.name)
+        if not match or int(match.group(1)) == os.getpid():
+            continue
+        try:
+            fresh = time.time() - path.stat().st_mtime < max_age_s
+        except OSError:
+            continue
+        if fresh and _pid_alive(int(match.group(1))):
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+        removed.append(path)
+    if removed:
+        print(f"Removed {len(removed)} leftover(s) of interrupted downloads in {folder}: "
+              + ", ".join(p.name for p in removed))
+    return removed
+
+
+def _host(url: str) -> str:
+    return urllib.parse.urlsplit(url).hostname or url
+
+
+def unreachable(url: str) -> str | None:
+    """Why `url`'s host could not be reached in the last `UNREACHABLE_FOR` seconds, or None."""
+    seen = _UNREACHABLE.get(_host(url))
+    if seen and time.monotonic() - seen[0] < UNREACHABLE_FOR:
+        return f"{_host(url)} could not be reached a moment ago: {seen[1]}; not retried yet"
+    return None
+
+
+def note_unreachable(url: str, err: BaseException) -> None:
+    """Remember a failed connection (no network, DNS, firewall; not an HTTP error) to `url`'s host."""
+    reason = getattr(err, "reason", err)
+    if isinstance(err, OSError) and not isinstance(err, urllib.error.HTTPError) and isinstance(reason, OSError):
+        _UNREACHABLE[_host(url)] = (time.monotonic(), str(reason))
+
+
+def _transfer(url: str, part: Path) -> None:
+    """Stream `url` into `part`; raise `DownloadInterruptedError` when the transfer stops short.
+
+    `urllib` returns a short read silently when a server closes the connection early, so the bytes
+    received are compared with the `Content-Length` the server announced.
+    """
+    reason = unreachable(url)
+    if reason:
+        raise urllib.error.URLError(reason)
+    try:
+        response = urllib.request.urlopen(url, timeout=TIMEOUT)
+    except OSError as err:
+        note_unreachable(url, err)
+        raise
+    with response, open(part, "wb") as out:
+        announced = response.headers.get("Content-Length", "")
+        expected = f" of {int(announced):,}" if announced.isdigit() else ""
+        try:
+            shutil.copyfileobj(response, out, 1 << 20)
+        except (ConnectionError, TimeoutError, http.client.IncompleteRead) as err:
+            raise DownloadInterruptedError(
+                f"The download of {url} was interrupted after {out.tell():,}{expected} bytes "
+                f"({type(err).__name__}: {err}). Nothing was kept; run the command again."
+            ) from None
+        received = out.tell()
+    if expected and received != int(announced):
+        raise DownloadInterruptedError(
+            f"The download of {url} was interrupted: {received:,}{expected} bytes arrived before the "
+            f"server closed the connection. Nothing was kept; run the command again."
+        )
+
+
+def fetch(remote: Remote, dest: Path, *, check=None) -> Path:
     """Download `remote` to `dest` atomically: a `.part` file is verified, then renamed into place.
 
-    A killed download leaves only the `.part` file, which nothing ever reads, so a later run can never
-    trust a half-written file.
+    `check(part)`, if given, runs after the checksum and may raise `ChecksumError` (e.g. a weights file
+    that HDF5 cannot read). A killed download leaves only the `.part` file, which nothing ever reads and
+    the next download into the same folder removes (`clean_stale`), so a later run can never trust a
+    half-written file. A connection closed before `Content-Length` bytes arrived raises
+    `DownloadInterruptedError`, whatever the checksum would have said.
     """
+    dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
+    clean_stale(dest.parent)
     part = dest.with_name(f"{dest.name}.part-{os.getpid()}")
     print(f"Downloading {remote.url} -> {dest}")
     try:
-        with urllib.request.urlopen(remote.url, timeout=60) as response, open(part, "wb") as out:
-            shutil.copyfileobj(response, out, 1 << 20)
+        _transfer(remote.url, part)
         verify(part, remote)
+        if check is not None:
+            check(part)
         os.replace(part, dest)
     finally:
         part.unlink(missing_ok=True)
     return dest
+
+
+#: What a failed download raises; `locate` and `python -m utils download` turn these into clear messages.
+DOWNLOAD_ERRORS = (OSError, http.client.HTTPException, ChecksumError, UnsafeArchiveError)
 
 
 def _check_member(name: str, target: Path, is_link: bool) -> None:
@@ -334,32 +501,38 @@ def _check_member(name: str, target: Path, is_link: bool) -> None:
 def safe_extract(archive: Path, target: Path) -> None:
     """Extract a .zip/.tar(.gz) into `target`, refusing absolute paths, `..` entries and any link.
 
-    Every entry is checked before anything is written, so a bad archive writes nothing at all.
+    Every entry is checked before anything is written, so an unsafe archive writes nothing at all. A
+    damaged archive (a bad CRC, a cut-short file) raises `ChecksumError`; it may have written part of
+    its entries, so extract into a staging folder (as `download` does).
     """
     target.mkdir(parents=True, exist_ok=True)
-    if zipfile.is_zipfile(archive):
-        with zipfile.ZipFile(archive) as zf:
-            for info in zf.infolist():
-                is_link = (info.external_attr >> 16) & 0o170000 == 0o120000
-                _check_member(info.filename, target, is_link)
-            zf.extractall(target)
-    elif tarfile.is_tarfile(archive):
-        with tarfile.open(archive) as tf:
-            members = tf.getmembers()
-            for m in members:
-                _check_member(m.name, target, m.issym() or m.islnk())
-                if not (m.isfile() or m.isdir()):
-                    raise UnsafeArchiveError(f"archive entry {m.name!r} is not a plain file or folder")
-            tf.extractall(target, members=members, filter="data")
-    else:
-        raise UnsafeArchiveError(f"{archive} is neither a zip nor a tar archive")
+    try:
+        if zipfile.is_zipfile(archive):
+            with zipfile.ZipFile(archive) as zf:
+                for info in zf.infolist():
+                    is_link = (info.external_attr >> 16) & 0o170000 == 0o120000
+                    _check_member(info.filename, target, is_link)
+                zf.extractall(target)
+        elif tarfile.is_tarfile(archive):
+            with tarfile.open(archive) as tf:
+                members = tf.getmembers()
+                for m in members:
+                    _check_member(m.name, target, m.issym() or m.islnk())
+                    if not (m.isfile() or m.isdir()):
+                        raise UnsafeArchiveError(f"archive entry {m.name!r} is not a plain file or folder")
+                tf.extractall(target, members=members, filter="data")
+        else:
+            raise ChecksumError(f"{archive.name} is not a complete zip or tar archive (cut short or damaged)")
+    except (zipfile.BadZipFile, tarfile.TarError, EOFError, zlib.error) as err:
+        raise ChecksumError(f"{archive.name} is damaged and cannot be extracted ({type(err).__name__}: {err})") from None
 
 
 def download(name: str, root: Path | None = None) -> Path:
     """Fetch dataset `name` into `root` (default: the cache) and return its folder.
 
     Single files land in `root/<folder>/`; archives are extracted into a temporary folder next to the
-    target and renamed into place only when complete.
+    target and renamed into place only when complete. A damaged archive is deleted and reported as a
+    `ChecksumError` naming its URL.
     """
     ds = DATASETS[name]
     root = Path(root) if root is not None else cache_dir()
@@ -374,9 +547,14 @@ def download(name: str, root: Path | None = None) -> Path:
         return target
     (remote,) = ds.remotes
     archive = fetch(remote, root / f".{remote.filename}")
+    clean_stale(root)
     staging = root / f".{ds.folder}.extracting-{os.getpid()}"
     try:
-        safe_extract(archive, staging)
+        try:
+            safe_extract(archive, staging)
+        except ChecksumError as err:
+            raise ChecksumError(f"{remote.url}: {err}. It was deleted; run the command again, and if it fails "
+                                f"the same way, fetch the file by hand as data/README.md describes.") from None
         extracted = staging / ds.archive_root
         if not _is_complete(extracted, ds):
             raise ChecksumError(f"{remote.url} did not contain {ds.archive_root}/ with {', '.join(ds.required)}")
@@ -405,27 +583,90 @@ def _check_grocery_files(root: Path) -> None:
 # --- array datasets ----------------------------------------------------------------------------
 
 
-def read_idx(path: Path) -> np.ndarray:
-    """Read an IDX file (the MNIST format, optionally gzipped) into a uint8 array."""
-    opener = gzip.open if str(path).endswith(".gz") else open
-    with opener(path, "rb") as f:
-        raw = f.read()
+_IDX_KIND = {"images": "idx3", "labels": "idx1"}
+
+
+def read_idx(path: Path, kind: str | None = None) -> np.ndarray:
+    """Read an IDX file (the MNIST format, gzipped or already unzipped) into a uint8 array.
+
+    `kind` ("images": N x 28 x 28, "labels": N values 0-9) is checked too, so swapped files are caught.
+    Raises `DamagedDataError` saying what is wrong with the file: empty, cut short, an HTML page, bit rot,
+    not IDX, or the wrong kind.
+    """
+    path = Path(path)
+
+    def damaged(why: str):
+        return DamagedDataError(f"{path} is damaged: {why}.")
+
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        raise damaged(f"it cannot be read ({err.strerror or err})") from None
+    if not raw:
+        raise damaged("it is empty (0 bytes)")
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            raw = gzip.decompress(raw)
+        except EOFError:
+            raise damaged(f"its gzip data ends before its end marker: the file ({path.stat().st_size:,} bytes) is "
+                          f"cut short by an interrupted download or copy, or corrupted") from None
+        except (OSError, zlib.error) as err:  # gzip.BadGzipFile is an OSError
+            raise damaged(f"its gzip data does not check out ({err}): bit rot or a bad copy") from None
+    elif raw[:200].lstrip().lower().startswith((b"<!doctype html", b"<html", b"<?xml")):
+        raise damaged("it is an HTML page (a failed download saved under the data's name), not MNIST data")
+    elif raw[:3] != b"\x00\x00\x08":
+        raise damaged("it is neither gzip nor IDX data (the MNIST format)")
+    # else: an IDX file someone already unzipped (keeping the .gz name): its content is all that matters
+    if len(raw) < 4 or len(raw) < 4 + 4 * raw[3]:
+        raise damaged("it is cut short inside its header")
+    if raw[:2] != b"\x00\x00":
+        raise damaged("its header is not IDX")
+    if raw[2] != 0x08:
+        raise damaged(f"its values are not unsigned bytes (IDX type 0x{raw[2]:02x}): not MNIST data")
     ndim = raw[3]
     shape = [int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
     data = np.frombuffer(raw, np.uint8, offset=4 + 4 * ndim)
     if data.size != int(np.prod(shape)):
-        raise ValueError(f"{path} is damaged: its header promises {shape} but holds {data.size:,} values")
-    return data.reshape(shape)
+        cut = "cut short" if data.size < int(np.prod(shape)) else "longer than it should be"
+        raise damaged(f"its header promises {shape} but it holds {data.size:,} values ({cut})")
+    array = data.reshape(shape)
+    if kind == "images" and (ndim != 3 or tuple(shape[1:]) != (28, 28)):
+        what = "labels" if ndim == 1 else f"an array of shape {shape}"
+        raise damaged(f"it holds {what}, not 28x28 images: the image and label files are swapped or misnamed"
+                      if ndim == 1 else f"it holds {what}, not 28x28 images: another dataset's file")
+    if kind == "labels":
+        if ndim != 1:
+            raise damaged(f"it holds {'images' if ndim == 3 else f'an array of shape {shape}'}, not labels: the "
+                          f"image and label files are swapped or misnamed")
+        if array.size and array.max() > 9:
+            raise damaged(f"it holds labels up to {array.max()}, outside 0-9: not MNIST labels")
+    return array
+
+
+def _damage_fix(name: str, root: Path) -> str:
+    """What to do about a damaged file of dataset `name` found in `root` (the mirror, or the cache)."""
+    mirror = mirror_dir()
+    if mirror is not None and os.path.abspath(root).startswith(os.path.abspath(mirror) + os.sep):
+        return (f"The offline mirror holds a damaged copy: replace the file from a good copy of the mirror (on a "
+                f"machine with internet: `python -m utils download {name} --to {mirror}`), or unset COURSE_DATA_DIR "
+                f"to use the download cache instead.")
+    return (f"Delete {root} and run again: the course downloads it again (or run `python -m utils download {name}` "
+            f"on a machine with internet). {HELP}")
 
 
 def _load_idx_dataset(name: str):
     root = locate(name)
     if _SOURCES[name].startswith("STAND-IN"):
         return _digits_as_mnist()
-    x_train, y_train, x_test, y_test = (read_idx(root / f) for f in _IDX)
-    for x, y, split in ((x_train, y_train, "train"), (x_test, y_test, "test")):
-        if len(x) != len(y):
-            raise ValueError(f"{root}: {len(x):,} {split} images but {len(y):,} labels; the files do not belong together")
+    try:
+        x_train, y_train, x_test, y_test = (read_idx(root / f, kind) for f, kind in
+                                            zip(_IDX, ("images", "labels", "images", "labels")))
+        for x, y, split in ((x_train, y_train, "train"), (x_test, y_test, "test")):
+            if len(x) != len(y):
+                raise DamagedDataError(f"{root}: {len(x):,} {split} images but {len(y):,} labels; the files do not "
+                                       f"belong together (mixed from two copies, or one is damaged).")
+    except DamagedDataError as err:
+        raise DamagedDataError(f"{name}: {err} {_damage_fix(name, root)}") from None
     _SOURCES[name] += f" ({len(x_train):,} train / {len(x_test):,} test)"
     return (x_train, y_train), (x_test, y_test)
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import os
 import platform
+import shutil
 import sys
+import time
 from pathlib import Path
 
 #: The seed every notebook uses unless told otherwise (issue: runs must repeat).
@@ -33,7 +35,11 @@ def is_smoke() -> bool:
 
 
 def is_offline() -> bool:
-    """True when `COURSE_OFFLINE=1`: nothing may touch the network (the test suite sets it)."""
+    """True when `COURSE_OFFLINE=1`: nothing may touch the network (the test suite sets it).
+
+    Learners never need it: without network a download fails within seconds and the course falls back
+    (mirror, cache, another network, a stand-in) by what it can actually find.
+    """
     return _flag("COURSE_OFFLINE")
 
 
@@ -48,8 +54,14 @@ def mode() -> str:
 
 
 def build_dir() -> Path:
-    """Where executed notebooks, metrics and run folders go (`COURSE_BUILD_DIR`, default `<repo>/build`)."""
-    return Path(os.environ.get("COURSE_BUILD_DIR") or REPO_ROOT / "build")
+    """Where executed notebooks, metrics and run folders go (`COURSE_BUILD_DIR`, default `<repo>/build`).
+
+    Always absolute: a relative `COURSE_BUILD_DIR` means the folder it was typed in (`data.resolve_environment`),
+    and the runner hands kernels (which run in `notebooks/`) the absolute path.
+    """
+    from . import data
+
+    return data._env_folder("COURSE_BUILD_DIR") or REPO_ROOT / "build"
 
 
 _RUN_PARAMETERS: dict = {}
@@ -66,20 +78,48 @@ def run_parameters() -> dict:
     return dict(_RUN_PARAMETERS)
 
 
+_RUN_ROOTS: dict[tuple, Path] = {}  # (build folder, notebook, mode) -> the run folder this process holds
+
+
+def _run_root(notebook: str) -> Path:
+    """`build/runs/<notebook>/<mode>`, or `<mode>-2`, ... when another live process holds that one."""
+    from . import runs
+
+    parent = build_dir() / "runs" / notebook
+    key = (str(parent), mode())
+    if key not in _RUN_ROOTS:
+        for n in range(1, 100):
+            name = mode() if n == 1 else f"{mode()}-{n}"
+            if runs.try_lock(parent / f".{name}.lock"):
+                break
+        if n > 1:
+            owner = runs.lock_owner(parent / f".{mode()}.lock")
+            print(f"Another live run of {notebook}{f' ({owner})' if owner else ''} is using {parent / mode()}; "
+                  f"this run uses {parent / name} so that neither overwrites the other's files.", flush=True)
+        _RUN_ROOTS[key] = parent / name
+    return _RUN_ROOTS[key]
+
+
 def run_dir(notebook: str, *parts: str, fresh: bool = False) -> Path:
-    """A notebook's own folder for checkpoints, logs and saved models: `build/runs/<notebook>/<parts>`.
+    """A notebook's own folder for saved models, logs and caches: `build/runs/<notebook>/<mode>/<parts>`.
 
     Smoke and full runs get separate folders so that a smoke run never resumes from, or overwrites,
-    an hour of full-mode training. `fresh=True` empties the folder first.
+    an hour of full-mode training. The folder belongs to this process while it lives: a second run of
+    the same notebook at the same time gets `<mode>-2` (announced), so two runs never write into, or
+    empty, each other's folder. `fresh=True` empties the folder first. Training backups have their own
+    folders: `utils.backup_dir`.
     """
-    path = build_dir() / "runs" / notebook / mode()
-    path = path.joinpath(*parts)
-    if fresh and path.exists():
-        import shutil
+    from . import runs
 
-        shutil.rmtree(path)
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    path = _run_root(notebook).joinpath(*parts)
+    if fresh and path.exists():
+        aside = path.with_name(f".{path.name}.old-{os.getpid()}-{time.time_ns()}")
+        try:
+            os.replace(path, aside)  # out of the way at once, even if deleting takes a while or fails
+        except OSError as err:
+            raise runs.storage_error(path.parent, err) from None
+        shutil.rmtree(aside, ignore_errors=True)
+    return runs.make_dir(path)
 
 
 def set_seed(seed: int = SEED, deterministic: bool | None = None) -> None:
@@ -134,21 +174,87 @@ def accelerator() -> str:
     return f"{len(gpus)} GPU: " + ", ".join(names)
 
 
-def use_fast_gpu_settings() -> bool:
-    """Mixed precision on a GPU (float16 maths, float32 weights); a no-op on a CPU, where it is slower.
+#: The values `COURSE_PRECISION` accepts (unset: automatic, mixed_float16 on a GPU and float32 elsewhere).
+PRECISIONS = ("mixed_float16", "float32")
 
-    Returns True when it was switched on. Models then need a float32 output layer
+
+def precision_choice() -> tuple[str | None, str]:
+    """(forced policy or None for automatic, why) from `COURSE_PRECISION`; refuses any other value."""
+    value = os.environ.get("COURSE_PRECISION", "").strip()
+    if not value:
+        return None, "automatic"
+    if value not in PRECISIONS:
+        raise ValueError(
+            f"COURSE_PRECISION={value!r} is not a precision the course knows. Set it to 'mixed_float16' "
+            f"(float16 maths, float32 weights: what a GPU uses), 'float32' (everything in float32: the first "
+            f"thing to try when a GPU run misbehaves), or unset it for the automatic choice (mixed_float16 "
+            f"on a GPU, float32 elsewhere)."
+        )
+    return value, f"forced by COURSE_PRECISION={value}"
+
+
+def use_fast_gpu_settings() -> bool:
+    """Mixed precision on a GPU (float16 maths, float32 weights); float32 on a CPU, where float16 is slower.
+
+    `COURSE_PRECISION=mixed_float16` or `=float32` forces the policy whatever the device (mixed precision
+    on a CPU reproduces a GPU's numerics and export problems; float32 on a GPU rules them out).
+    Returns True when mixed precision is on. Models then need a float32 output layer
     (`Dense(..., dtype="float32")`), which every notebook in this course uses anyway. XLA needs no
     switch: Keras' `compile(jit_compile="auto")` turns it on when a GPU is present and off on a CPU.
     """
     import keras
     import tensorflow as tf
 
-    if tf.config.list_physical_devices("GPU"):
-        keras.mixed_precision.set_global_policy("mixed_float16")
-        return True
-    keras.mixed_precision.set_global_policy("float32")
-    return False
+    forced, _ = precision_choice()
+    policy = forced or ("mixed_float16" if tf.config.list_physical_devices("GPU") else "float32")
+    keras.mixed_precision.set_global_policy(policy)
+    return policy == "mixed_float16"
+
+
+def _precision_line(mixed: bool, gpu: bool) -> str:
+    """The banner's precision part: which policy, and why (automatic, or forced by COURSE_PRECISION)."""
+    forced, why = precision_choice()
+    xla = "XLA on" if gpu else "no XLA"
+    if not forced:
+        if mixed:
+            return f"mixed precision + {xla} (automatic on a GPU; COURSE_PRECISION=float32 turns mixed precision off)"
+        return "float32, no XLA (both pay off only on a GPU)"
+    if mixed:
+        return f"mixed precision (float16 maths) {why}, {xla}" + ("" if gpu else "; slower on a CPU, for checking GPU behaviour")
+    return f"float32 {why}, {xla}"
+
+
+#: What TensorFlow's C++ core prints to stderr on import whatever TF_CPP_MIN_LOG_LEVEL says, and a learner
+#: cannot act on (the banner already says which device and precision run).
+_IMPORT_NOISE = ("oneDNN custom operations are on", "Could not find cuda drivers", "failed call to cuInit",
+                 "TF-TRT Warning", "Unable to register cu", "computation placer already registered",
+                 "This TensorFlow binary is optimized to use available CPU instructions",
+                 "To enable the following instructions", "WARNING: All log messages before absl::InitializeLog")
+
+
+def _import_tensorflow_quietly() -> None:
+    """`import tensorflow` with its known start-up log lines held back; every other line is shown.
+
+    The lines come from C++ straight to file descriptor 2, so they are caught there, not in `sys.stderr`.
+    """
+    if "tensorflow" in sys.modules:
+        return
+    import tempfile
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as caught:
+        os.dup2(caught.fileno(), 2)
+        try:
+            import tensorflow  # noqa: F401
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            caught.seek(0)
+            lines = caught.read().decode(errors="replace").splitlines(keepends=True)
+            kept = [line for line in lines if not any(noise in line for noise in _IMPORT_NOISE)]
+            if kept:
+                sys.stderr.write("".join(kept))
 
 
 def setup(seed: int = SEED) -> None:
@@ -157,11 +263,13 @@ def setup(seed: int = SEED) -> None:
     The banner says which versions run, on which device, in which mode, and where data comes from,
     so a screenshot of it answers most "it does not work for me" questions.
     """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # C++ log lines; real failures still raise in Python
+    _import_tensorflow_quietly()
     import keras
     import matplotlib as mpl
     import tensorflow as tf
 
+    precision_choice()  # a wrong COURSE_PRECISION stops here, before anything slow
     set_seed(seed)
     mixed = use_fast_gpu_settings()
     if is_smoke():
@@ -178,8 +286,7 @@ def setup(seed: int = SEED) -> None:
     where = "Colab" if in_colab() else "local"
     lines = [
         f"Python {platform.python_version()} | TensorFlow {tf.__version__} | Keras {keras.__version__} ({where})",
-        f"Device: {accelerator()}"
-        + (" | mixed precision + XLA on" if mixed else " | float32, no XLA (both pay off only on a GPU)"),
+        f"Device: {accelerator()} | {_precision_line(mixed, bool(tf.config.list_physical_devices('GPU')))}",
         f"Mode: {mode().upper()}"
         + (" (tiny subsets, 1-2 epochs: numbers are not meaningful)" if is_smoke() else "")
         + (" | offline" if is_offline() else ""),

@@ -2,55 +2,46 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 from pathlib import Path
 
-from . import data
-from .backbones import BACKBONES
+from . import backbones, data
 
-
-def _download_weights(name: str, mirror: Path | None) -> None:
-    """Let Keras fetch (and md5-check) a backbone's weights, into the mirror's keras_home if given."""
-    env = dict(os.environ)
-    if mirror is not None:
-        env["KERAS_HOME"] = str(mirror / "keras_home")
-    spec = BACKBONES[name]
-    size = spec.image_size
-    code = (
-        f"import keras; getattr(keras.applications, {spec.constructor!r})(include_top=False, weights='imagenet', "
-        f"input_shape=({size}, {size}, 3), **dict({spec.kwargs!r}))"
-    )
-    subprocess.run([sys.executable, "-c", code], env=env, check=True)
+#: What `--all` fetches besides every dataset: each backbone without its top, the tops notebook 04 puts
+#: on (ResNet50, the original's; MobileNet 1.0, its offline stand-in) and ImageNet's class names.
+ALL_WEIGHTS = [f"imagenet:{b}" for b in backbones.BACKBONES] + [
+    "imagenet_top:resnet50", "imagenet_top:mobilenet_100", "imagenet:class_index"]
 
 
 def download_command(names: list[str], everything: bool, to: str | None) -> int:
+    """Fetch each named dataset or weights file; one that fails is reported and the others still run."""
     if data.env.is_offline():
         print("COURSE_OFFLINE=1 is set: unset it to download.", file=sys.stderr)
         return 2
-    wanted = list(data.DATASETS) + [f"imagenet:{b}" for b in BACKBONES] if everything else names
+    wanted = list(data.DATASETS) + ALL_WEIGHTS if everything else names
+    weights = backbones.downloadable()
     if not wanted:
-        print("Name datasets to download, or --all. Known:", ", ".join(data.DATASETS), file=sys.stderr)
+        print("Name datasets or weights to download, or --all. Known:", ", ".join([*data.DATASETS, *weights]),
+              file=sys.stderr)
         return 2
     mirror = Path(to).expanduser() if to else None
     failed = []
     for name in wanted:
         try:
-            if name.startswith("imagenet:"):
-                backbone = name.split(":", 1)[1]
-                if backbone not in BACKBONES:
-                    raise KeyError(f"unknown backbone {backbone!r}; known: {', '.join(BACKBONES)}")
-                _download_weights(backbone, mirror)
-                print(f"ok  {name}")
-            else:
-                if name not in data.DATASETS:
-                    raise KeyError(f"unknown dataset {name!r}; known: {', '.join(data.DATASETS)}")
+            if name in weights:
+                models = mirror / "keras_home" / "models" if mirror else None
+                print(f"ok  {name} -> {backbones.download_weights(weights[name], models)}")
+            elif name in data.DATASETS:
                 print(f"ok  {name} -> {data.download(name, mirror)}")
-        except (OSError, KeyError, data.ChecksumError, data.UnsafeArchiveError, subprocess.CalledProcessError) as err:
+            else:
+                raise KeyError(f"unknown name {name!r}; known: {', '.join([*data.DATASETS, *weights])}")
+        except Exception as err:  # noqa: BLE001  (one bad download must not stop the others)
             failed.append(name)
-            print(f"FAILED  {name}: {err}", file=sys.stderr)
-    if mirror is not None and not failed:
+            print(f"FAILED  {name}: {type(err).__name__}: {err}", file=sys.stderr)
+    if failed:
+        print(f"\n{len(failed)} of {len(wanted)} failed: {', '.join(failed)}. Run the same command again to "
+              f"retry them (what succeeded is kept).", file=sys.stderr)
+    elif mirror is not None:
         print(f"\nMirror ready. Use it with: export COURSE_DATA_DIR={mirror}")
     return 1 if failed else 0
 
@@ -62,4 +53,9 @@ def list_command() -> int:
         places = [p for p in ([mirror / ds.folder] if mirror else []) + [data.cache_dir() / ds.folder] if p.exists()]
         print(f"{ds.name:<14} {ds.title}\n{'':<14} licence: {ds.licence}; {ds.size}")
         print(f"{'':<14} {'found at ' + str(places[0]) if places else 'not present (download or mirror needed)'}\n")
+    print("ImageNet weights (python -m utils download NAME):")
+    for name, wanted in backbones.downloadable().items():
+        places = [p for p in ([mirror / "keras_home" / "models"] if mirror else []) + [data.keras_home() / "models"]
+                  if (p / wanted.file).is_file()]
+        print(f"  {name:<31} {'found in ' + str(places[0]) if places else 'not present'}")
     return 0

@@ -1,0 +1,247 @@
+"""Every notebook parameter is checked for type, range and meaning before any work, in the notebook and in the runner.
+
+The tables below are written by hand (not derived from `SPECS`), so they test the specs rather than
+restate them. Each refusal must name the parameter, its value, the valid range and an example.
+"""
+
+import json
+import math
+import os
+import re
+import subprocess
+import sys
+import types
+
+import numpy as np
+import pytest
+
+import utils
+from utils import env, params, runner
+from utils.params import ParameterError, check_parameters
+
+NOTEBOOKS = sorted((env.REPO_ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+def _parameter_cell(path):
+    cells = json.loads(path.read_text())["cells"]
+    return "".join(next(c for c in cells if "parameters" in c["metadata"].get("tags", []))["source"])
+
+
+def _names(path):
+    return re.findall(r"^([A-Za-z_]\w*)\s*=", _parameter_cell(path), flags=re.M)
+
+
+def _defaults(path, smoke):
+    namespace = {"utils": types.SimpleNamespace(is_smoke=lambda: smoke)}
+    exec(_parameter_cell(path), namespace)  # noqa: S102 - the course's own parameters cell
+    return {name: namespace[name] for name in _names(path)}
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_parameter_of_every_notebook_has_a_spec(path):
+    """A new parameter cannot go unchecked: it needs an entry in utils.params.SPECS."""
+    names = _names(path)
+    assert names, "the pattern still finds the parameters"
+    missing = [n for n in names if n not in params.SPECS]
+    assert not missing, f"{path.stem}: add these to utils.params.SPECS: {missing}"
+    assert params.declared_parameters()[path.stem] == tuple(names)
+
+
+@pytest.mark.parametrize("smoke", [True, False], ids=["smoke", "full"])
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_notebooks_defaults_pass_in_both_modes(path, smoke, monkeypatch):
+    monkeypatch.setenv("COURSE_SMOKE", "1" if smoke else "0")
+    monkeypatch.setattr(env, "_RUN_PARAMETERS", {})
+    defaults = _defaults(path, smoke)
+    checked = check_parameters({**defaults, "np": np, "other_global": 1})  # the notebook is recognised
+    assert checked == defaults and env.run_parameters() == defaults
+
+
+# (parameter, bad value, words the message must hold besides the name and value); notebook None = any
+BAD = [
+    *[("EPOCHS", v, "whole number >= 1") for v in (0, -1, 2.5, "3", True, None, math.inf)],
+    *[("BATCH_SIZE", v, "whole number in [1, 65536]") for v in (0, -32, 32.0, "32", None, 10**6, False)],
+    *[(n, 0, ">= 1") for n in ("HEAD_EPOCHS", "FINE_TUNE_EPOCHS", "SCRATCH_EPOCHS", "ORIGINAL_EPOCHS", "ORIGINAL_STEPS",
+                               "EXPERIMENT_EPOCHS", "DECAY_EPOCHS", "BENCH_REPEATS")],
+    ("AUGMENTED_COPIES", 0, "[1, 100]"),
+    ("FINE_TUNE_EPOCHS", -1, ">= 1"),
+    ("PATIENCE", -1, ">= 0"), ("PATIENCE", 1.5, "whole number"), ("BENCH_WARMUP", -1, ">= 0"),
+    *[("INITIAL_LR", v, "number in (0, 1]") for v in (0, -0.01, 5, "0.01", math.nan, None)],
+    *[("LEARNING_RATE", v, "(0, 1]") for v in (0.0, -1e-3, math.inf, [1e-3])],
+    ("HEAD_LR", -3e-3, "(0, 1]"), ("FINE_TUNE_LR", 0, "(0, 1]"), ("SCRATCH_LR", 2, "(0, 1]"),
+    ("HEAD_LEARNING_RATE", -1, "(0, 1]"), ("FINE_TUNE_LEARNING_RATE", 0, "(0, 1]"),
+    *[("DECAY_RATE", v, "(0, 1]") for v in (0, 1.5, -0.8)],
+    *[("LAYER_SIZES", v, "non-empty list of a whole number in [1, 100000]")
+      for v in ([], [512, 0], [512.0], "512", [True], None, 512, (None,))],
+    *[("DROPOUT", v, "[0, 1)") for v in (1, 1.5, -0.1, "0.3", None)],
+    *[("SHIFT", v, "[0, 1)") for v in (1.0, -0.1)],
+    *[("BACKBONE", v, "one of 'mobilenet_025'") for v in ("resnet", "", None, "MobileNet_025", 5, "auto")],
+    *[("MODEL_NAME", v, "one of 'mobilenet_025'") for v in ("inception-v3", "", None, "resnet")],
+    *[("IMAGE_SIZE", v, "whole number in [32, 1024]") for v in (0, 31, 2000, 224.0, "224", None, True, -224)],
+    *[("FINE_TUNE", v, "True or False") for v in (1, "yes", None)],
+    *[("FINE_TUNE_FRACTION", v, "(0, 1]") for v in (0, 1.5)],
+    *[("AUGMENT", v, "True or False") for v in ("True", 0)],
+    *[("AUGMENTED", v, "non-empty list of one of '1 conv'") for v in ([], ["2 conv"], "1 conv", ["1 conv", "1 conv"],
+                                                                        None, ["transfer: frozen", 3])],
+    *[("MIN_CROP_AREA", v, "(0, 1]") for v in (0, 1.2)],
+    *[("ZOOM", v, "[0, 1)") for v in (1, -0.2)],
+    *[("BRIGHTNESS", v, "[0, 1]") for v in (1.5, -0.1)],
+    ("TTA", None, "True or False"),
+    *[("TRAIN_LIMIT", v, "whole number >= 1, or None (every training image)") for v in (0, -5, 10.5, "all")],
+    ("TEST_LIMIT", 0, "or None (every test image)"),
+    *[("EXPERIMENT_IMAGES", v, "whole number >= 1") for v in (0, None)],
+    *[("IMAGES_PER_CLASS", v, "whole number >= 2, or None (every photo)") for v in (0, 1, -1)],
+    ("PER_CLASS", 0, ">= 1, or None"),
+    *[("VALIDATION_SPLIT", v, "number in (0, 1)") for v in (0, 1, 0.0, 1.0, 20, -0.2, None)],
+    *[("VAL_FRACTION", v, "(0, 1)") for v in (0, 1.2)],
+    *[("DATA_DIR", v, "a folder path (a string)") for v in (None, 2024, ["a"])],
+    *[("SKIP_BAD_IMAGES", v, "True or False") for v in ("False", 0, None)],
+    *[("N_DRAWS", v, "[1, 50]") for v in (0, 100)],
+    ("BENCH_IMAGES", 0, ">= 1, or None"),
+    ("TSNE_POINTS", 5, ">= 10"), ("TSNE_ITERATIONS", 100, ">= 250"),
+    *[("RUN_EAGERLY", v, "True or False") for v in (1, "True")],
+    ("SMOKE", "yes", "True or False"),
+]
+
+
+@pytest.mark.parametrize("name, value, words", BAD, ids=[f"{n}={v!r}" for n, v, _ in BAD])
+def test_bad_values_are_refused_with_the_range_and_an_example(name, value, words):
+    with pytest.raises(ParameterError) as err:
+        params.check_value(name, value)
+    message = str(err.value)
+    assert message.startswith(f"{name}={value!r} ("), message
+    assert words in message, (words, message)
+    assert f"Example: {name} = " in message and f"-p {name}=" in message
+
+
+GOOD = [
+    ("EPOCHS", 1), ("EPOCHS", np.int64(30)), ("BATCH_SIZE", 1), ("BATCH_SIZE", 256), ("PATIENCE", 0),
+    ("INITIAL_LR", 1), ("LEARNING_RATE", 1e-5), ("LEARNING_RATE", np.float32(1e-3)), ("DECAY_RATE", 1),
+    ("LAYER_SIZES", [1]), ("LAYER_SIZES", (128, 64)), ("DROPOUT", 0), ("DROPOUT", 0.99), ("SHIFT", 0),
+    ("BACKBONE", "resnet50"), ("BACKBONE", "mobilenet_100"), ("MODEL_NAME", "mobilenet_025"),
+    ("MODEL_NAME", "efficientnetv2-b0-21k-ft1k"), ("IMAGE_SIZE", 32), ("IMAGE_SIZE", 1024),
+    ("FINE_TUNE", np.bool_(False)), ("FINE_TUNE_FRACTION", 1), ("AUGMENTED", ["transfer: fine-tuned"]),
+    ("MIN_CROP_AREA", 1.0), ("ZOOM", 0), ("BRIGHTNESS", 1), ("TRAIN_LIMIT", None), ("TRAIN_LIMIT", 1),
+    ("IMAGES_PER_CLASS", 2), ("PER_CLASS", 1), ("PER_CLASS", None), ("VALIDATION_SPLIT", 0.5),
+    ("VAL_FRACTION", 0.01), ("DATA_DIR", ""), ("DATA_DIR", "~/photos"), ("BENCH_IMAGES", None),
+    ("BENCH_WARMUP", 0), ("TSNE_ITERATIONS", 250), ("RUN_EAGERLY", False), ("SMOKE", True),
+]
+
+
+@pytest.mark.parametrize("name, value", GOOD, ids=[f"{n}={v!r}" for n, v in GOOD])
+def test_valid_values_pass(name, value):
+    assert params.check_value(name, value) is value
+
+
+NOTEBOOK_SPECIFIC = [  # (notebook, parameter, value, accepted)
+    ("02", "BACKBONE", "mobilenet_100", True), ("02", "BACKBONE", "vgg19", True), ("02", "BACKBONE", "resnet50", False),
+    ("02", "BACKBONE", "auto", False),
+    ("04", "BACKBONE", "resnet50", True), ("04", "BACKBONE", "auto", False),
+    ("05", "IMAGE_SIZE", None, True), ("06", "IMAGE_SIZE", None, True), ("04", "IMAGE_SIZE", None, False),
+    ("02", "IMAGE_SIZE", None, False), ("03", "IMAGE_SIZE", None, False), ("06", "IMAGE_SIZE", 16, False),
+]
+
+
+@pytest.mark.parametrize("notebook, name, value, accepted", NOTEBOOK_SPECIFIC,
+                         ids=[f"{nb}-{n}={v!r}" for nb, n, v, _ in NOTEBOOK_SPECIFIC])
+def test_notebook_specific_values(notebook, name, value, accepted):
+    stem = next(p.stem for p in NOTEBOOKS if p.stem.startswith(notebook))
+    for which in (notebook, stem):
+        assert (params.problem(name, value, which) is None) == accepted, params.problem(name, value, which)
+
+
+def test_check_parameters_lists_every_problem_and_records_nothing(monkeypatch):
+    monkeypatch.setenv("COURSE_SMOKE", "1")
+    monkeypatch.setattr(env, "_RUN_PARAMETERS", {"OLD": 1})
+    namespace = {**_defaults(NOTEBOOKS[0], True), "EPOCHS": 0, "INITIAL_LR": -0.01}
+    with pytest.raises(ParameterError) as err:
+        utils.check_parameters(namespace)
+    assert "EPOCHS=0" in str(err.value) and "INITIAL_LR=-0.01" in str(err.value)
+    assert env.run_parameters() == {"OLD": 1}, "nothing is recorded from a refused run"
+
+
+def test_smoke_edited_in_the_parameters_cell_sets_the_recorded_mode(monkeypatch, capsys):
+    """In Jupyter or Colab a learner sets SMOKE = True in the cell itself: the defaults follow, and so must the record."""
+    monkeypatch.setenv("COURSE_SMOKE", "0")
+    defaults = _defaults(NOTEBOOKS[0], True)
+    assert defaults["SMOKE"] is True and defaults["EPOCHS"] == 2
+    check_parameters(defaults)
+    assert env.mode() == "smoke" and "this run is smoke mode" in capsys.readouterr().out
+
+
+def test_check_count_and_unknown_names():
+    assert params.check_count("BENCH_IMAGES", None, 40, "images") == 40
+    assert params.check_count("BENCH_IMAGES", 40, 40, "images") == 40
+    with pytest.raises(ParameterError, match="BENCH_IMAGES=41 is more than the 40 images in the folder"):
+        params.check_count("BENCH_IMAGES", 41, 40, "images in the folder")
+    with pytest.raises(ParameterError, match="SUBSET=0 must be a whole number >= 1"):
+        params.check_count("SUBSET", 0, 40, "images")
+    assert params.problem("NOT_A_PARAMETER", object()) is None
+
+
+# --- the runner: the same specs, before any kernel starts --------------------------------------------------
+
+def _nb(number):
+    return next(p for p in NOTEBOOKS if p.stem.startswith(number))
+
+
+RUNNER_REFUSED = [  # (notebook, -p pairs, words in the error)
+    ("01", ["SMOKE=False"], ["SMOKE cannot be set with -p", "EPOCHS", "--full"]),
+    ("04", ["SMOKE=True"], ["SMOKE cannot be set with -p", "use --full"]),
+    ("01", ["EPOCHS=0"], ["EPOCHS=0 (int) is too small", ">= 1", "Example"]),
+    ("02", ["BATCH_SIZE=0"], ["BATCH_SIZE=0"]),
+    ("06", ["VALIDATION_SPLIT=0"], ["VALIDATION_SPLIT=0", "(0, 1)"]),
+    ("01", ["DROPOUT=1.5"], ["DROPOUT=1.5", "[0, 1)"]),
+    ("04", ["HEAD_LR=-0.001"], ["HEAD_LR=-0.001", "(0, 1]"]),
+    ("01", ["LAYER_SIZES=[]"], ["LAYER_SIZES=[]", "an empty list"]),
+    ("06", ["IMAGES_PER_CLASS=0"], ["IMAGES_PER_CLASS=0"]),
+    ("02", ["BACKBONE=resnet50"], ["BACKBONE='resnet50'", "'vgg19', 'mobilenet_100', 'mobilenet_025'"]),
+    ("04", ["RUN_EAGERLY=1"], ["RUN_EAGERLY=1", "True or False"]),
+    ("06", ["MODEL_NAME=inception-v3"], ["did you mean 'inception_v3'"]),
+    ("06", ["DATA_DIR=None"], []),  # a path is a path: the folder named None does not exist (checked by the scan)
+    ("01", ["UNKNOWN=1"], ["01_mnist_dense has no parameter UNKNOWN"]),
+]
+
+
+@pytest.mark.parametrize("number, pairs, words", RUNNER_REFUSED, ids=[f"{n}:{' '.join(p)}" for n, p, _ in RUNNER_REFUSED])
+def test_the_runner_refuses_before_any_kernel_starts(course_env, monkeypatch, number, pairs, words):
+    monkeypatch.setattr(runner, "execute", lambda *a: pytest.fail("a notebook ran"))
+    parsed = runner.parse_parameters(pairs)
+    if not words:
+        runner.check_parameters(_nb(number), parsed)
+        assert os.path.isabs(parsed["DATA_DIR"]) and parsed["DATA_DIR"].endswith("None")
+        return
+    with pytest.raises(SystemExit) as err:
+        runner.run([number], parsed, full=False)
+    for word in words:
+        assert word in str(err.value.code), (word, err.value.code)
+
+
+def test_parse_parameters_resolves_a_relative_data_dir_against_the_users_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert runner.parse_parameters(["DATA_DIR=my photos/"]) == {"DATA_DIR": str(tmp_path / "my photos")}
+    assert runner.parse_parameters(["DATA_DIR='quoted'"]) == {"DATA_DIR": str(tmp_path / "quoted")}
+    assert runner.parse_parameters(["DATA_DIR=2024"]) == {"DATA_DIR": str(tmp_path / "2024")}, "a folder, not an int"
+    assert runner.parse_parameters(["DATA_DIR="]) == {"DATA_DIR": ""}, "empty: the notebook's default"
+    monkeypatch.setenv("HOME", "/home/learner")
+    assert runner.parse_parameters(["DATA_DIR=~/photos"]) == {"DATA_DIR": "/home/learner/photos"}
+    with pytest.raises(SystemExit, match="EPOCHS is given twice"):
+        runner.parse_parameters(["EPOCHS=1", "EPOCHS=2"])
+
+
+def test_the_runner_accepts_good_values_including_notebook_specific_ones():
+    for number, pairs in [("02", ["BACKBONE=mobilenet_100", "AUGMENTED_COPIES=2"]), ("05", ["IMAGE_SIZE=None"]),
+                          ("04", ["BACKBONE=mobilenet_025", "FINE_TUNE_EPOCHS=3"]), ("01", ["EPOCHS=5", "DROPOUT=0"])]:
+        runner.check_parameters(_nb(number), runner.parse_parameters(pairs))
+
+
+def test_relative_course_folders_are_resolved_where_the_user_typed_them(tmp_path):
+    """`python -m utils datasets` finds a relative mirror only where the notebooks will find it too."""
+    (tmp_path / "mirror" / "mnist").mkdir(parents=True)
+    environ = {**os.environ, "COURSE_DATA_DIR": "mirror", "COURSE_CACHE_DIR": "cache", "PYTHONPATH": str(env.REPO_ROOT)}
+    done = subprocess.run([sys.executable, "-m", "utils", "datasets"], cwd=tmp_path, env=environ,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert f"mirror (COURSE_DATA_DIR): {tmp_path / 'mirror'}" in done.stdout
+    assert f"cache: {tmp_path / 'cache'}" in done.stdout
+    assert f"found at {tmp_path / 'mirror' / 'mnist'}" in done.stdout
