@@ -5,6 +5,7 @@ import ast
 import hashlib
 import json
 import os
+import re
 
 import numpy as np
 import pandas as pd
@@ -232,3 +233,55 @@ def test_notebook_counts_the_errors_that_stay_inside_a_coarse_class():
     y_pred = np.array([0, 1, 3, 4, 0, 4])  # wrong: 0->1 (inside), 2->3 (inside), 2->4 (crosses), 4->0 (crosses)
     assert ns["errors_inside_coarse"](y_true, y_pred) == pytest.approx(0.5)
     assert ns["errors_inside_coarse"](y_true, y_true) == 0.0
+
+
+def _cells():
+    return json.loads(NOTEBOOK.read_text())["cells"]
+
+
+def test_notebook_checks_parameters_then_chooses_the_network_by_availability():
+    cells = _cells()
+    at = next(i for i, c in enumerate(cells) if "parameters" in c.get("metadata", {}).get("tags", []))
+    check = "".join(cells[at + 1]["source"])
+    assert check.startswith("utils.check_parameters(globals())"), "the cell right after the parameters checks them"
+    assert "BACKBONE = utils.choose_backbone(BACKBONE)" in check
+    assert 'else "inception_v3"' in "".join(cells[at]["source"]), "full mode defaults to the original's network"
+    code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+    assert "splits = data.sample(PER_CLASS, seed=utils.SEED)" in code, "the grocery loader's checked sampler"
+    assert 'BackupAndRestore(utils.backup_dir("05_grocery_retrain", "fine-tune", backbone=BACKBONE' in code
+    assert "DataUnavailableError" not in code, "choose_backbone decides what can be had; no hand-rolled fallback"
+
+
+def test_notebook_has_a_hint_and_a_running_solution_for_every_exercise():
+    cells = _cells()
+    text = ["".join(c["source"]) for c in cells]
+    exercises = next(t for t in text if t.startswith("## Exercises"))
+    numbers = [int(n) for n in re.findall(r"^(\d+)\. \*\*", exercises, flags=re.M)]
+    assert numbers == list(range(1, len(numbers) + 1)) and len(numbers) >= 5
+    assert exercises.count("<details>") == len(numbers), "one hint per exercise"
+    for n in numbers:
+        at = next(i for i, t in enumerate(text) if f"### Solution {n}:" in t)
+        assert cells[at + 1]["cell_type"] == "code", f"solution {n} has code right after its heading"
+    assert [t for t in text if t.startswith("## ")][-4:] == [
+        t for t in text if t.startswith(("## What changed", "## Summary", "## Exercises", "## Solutions"))]
+
+
+def test_notebook_softmax_layer_stops_early_and_keeps_the_best_epoch():
+    keras = pytest.importorskip("keras")
+    import utils
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2000, 8)).astype("float32")
+    y = (x[:, 0] > 0).astype(int)
+    x_val = rng.normal(size=(100, 8)).astype("float32")
+    y_val = (x_val[:, 0] < 0).astype(int)  # the opposite rule: the better training fits, the worse validation gets
+    ns = notebook_functions("def train_head", {"keras": keras, "np": np, "utils": utils, "HEAD_EPOCHS": 80,
+                                               "CLASS_NAMES": ["a", "b"], "features": {"val": x_val},
+                                               "labels": {"val": y_val}})
+    head, history = ns["train_head"](x, y, 1e-4)
+    losses = history.history["val_loss"]
+    assert len(losses) < 80, "stopped before the epoch budget"
+    restored = head.evaluate(x_val, y_val, verbose=0)[0]
+    assert restored == pytest.approx(min(losses), rel=1e-3, abs=1e-3), "the best epoch's weights are kept"
+    _, full = ns["train_head"](x, y, 1e-4, epochs=5, stop_early=False)
+    assert len(full.history["loss"]) == 5
