@@ -1,11 +1,29 @@
-"""utils.grocery: the Grocery Store Dataset's split and class files, and the feature cache of notebook 05."""
+"""Notebook 05 and utils.grocery: the Grocery Store Dataset's split and class files (read in the notebook,
+checked in utils), the feature cache and its key, and the functions the lesson is built on."""
 
+import ast
+import hashlib
+import json
 import os
+import re
 
 import numpy as np
+import pandas as pd
 import pytest
 
-from utils import data, grocery
+from utils import data, env, grocery
+
+NOTEBOOK = env.REPO_ROOT / "notebooks" / "05_grocery_retrain.ipynb"
+
+
+def notebook_functions(marker: str, namespace: dict) -> dict:
+    """Run only the imports, functions and classes of the notebook's code cell containing `marker`."""
+    cells = json.loads(NOTEBOOK.read_text())["cells"]
+    source = next("".join(c["source"]) for c in cells if c["cell_type"] == "code" and marker in "".join(c["source"]))
+    tree = ast.parse(source)
+    keep = [n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom))]
+    exec(compile(ast.Module(body=keep, type_ignores=[]), "<notebook>", "exec"), namespace)
+    return namespace
 
 HEADER = ("Class Name (str),Class ID (int),Coarse Class Name (str),Coarse Class ID (int),"
           "Iconic Image Path (str),Product Description Path (str)")
@@ -84,20 +102,6 @@ def test_per_class_sample_caps_each_class_and_keeps_order(course_env):
     assert small.equals(grocery.per_class_sample(train, 3, seed=1)), "the same seed picks the same images"
 
 
-def test_cache_key_changes_with_settings_files_and_their_content(tmp_path):
-    a, b = tmp_path / "a.jpg", tmp_path / "b.jpg"
-    a.write_bytes(b"1")
-    b.write_bytes(b"22")
-    key = grocery.cache_key([str(a), str(b)], backbone="m", image_size=224)
-    assert key == grocery.cache_key([str(a), str(b)], image_size=224, backbone="m")
-    assert key != grocery.cache_key([str(a), str(b)], backbone="m", image_size=160)
-    assert key != grocery.cache_key([str(a), str(b)], backbone="other", image_size=224)
-    assert key != grocery.cache_key([str(b), str(a)], backbone="m", image_size=224), "order matters"
-    assert key != grocery.cache_key([str(a)], backbone="m", image_size=224)
-    a.write_bytes(b"333")
-    assert key != grocery.cache_key([str(a), str(b)], backbone="m", image_size=224), "a changed file"
-
-
 def test_cached_features_computes_once_then_loads(tmp_path):
     calls = []
 
@@ -123,3 +127,161 @@ def test_cached_features_leaves_nothing_behind_when_compute_fails(tmp_path):
     with pytest.raises(RuntimeError):
         grocery.cached_features(broken, tmp_path / "cache", "k")
     assert not (tmp_path / "cache" / "k.npy").exists()
+
+
+# --- notebook 05: the lesson's own code ---------------------------------------------------------------------
+
+
+def test_notebook_reads_the_split_files_and_class_table_like_load_grocery(course_env):
+    """The few lines of pandas the lesson shows give exactly what the checked loader gives."""
+    checked = grocery.load_grocery()
+    ns = notebook_functions("def read_split", {"pd": pd, "ROOT": checked.root})
+    for split in grocery.SPLITS:
+        pd.testing.assert_frame_equal(ns["read_split"](split), checked.splits[split])
+    classes = ns["read_classes"]()
+    columns = ["name", "coarse", "coarse_name", "group", "iconic"]
+    pd.testing.assert_frame_equal(classes[columns], checked.classes[columns], check_names=False)
+
+
+@pytest.fixture
+def cache_key():
+    return notebook_functions("def cache_key", {"hashlib": hashlib, "json": json, "os": os})["cache_key"]
+
+
+def test_notebook_cache_key_changes_with_settings_files_and_their_content(tmp_path, cache_key):
+    a, b = tmp_path / "a.jpg", tmp_path / "b.jpg"
+    a.write_bytes(b"1")
+    b.write_bytes(b"22")
+    key = cache_key([str(a), str(b)], backbone="m", image_size=224)
+    assert key == cache_key([str(a), str(b)], image_size=224, backbone="m")
+    assert key != cache_key([str(a), str(b)], backbone="m", image_size=160)
+    assert key != cache_key([str(a), str(b)], backbone="other", image_size=224)
+    assert key != cache_key([str(b), str(a)], backbone="m", image_size=224), "order matters"
+    assert key != cache_key([str(a)], backbone="m", image_size=224)
+    assert key != cache_key([str(a), str(b)], backbone="m", image_size=224, mirrored=True)
+    a.write_bytes(b"333")
+    assert key != cache_key([str(a), str(b)], backbone="m", image_size=224), "a changed file"
+
+
+def test_notebook_cache_key_is_rarely_stale_not_never(tmp_path, cache_key):
+    """What the lesson says the key does NOT cover: new content of the same size with the old modification
+    time (as `cp -p` or `rsync -t` leave it). If the key learns to hash content, update the lesson too."""
+    photo = tmp_path / "p.jpg"
+    photo.write_bytes(b"abcd")
+    stat = os.stat(photo)
+    key = cache_key([str(photo)], backbone="m")
+    photo.write_bytes(b"abce")
+    os.utime(photo, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert cache_key([str(photo)], backbone="m") == key
+
+
+@pytest.fixture
+def augment_namespace():
+    tf = pytest.importorskip("tensorflow")
+
+    def make(mirrors):
+        import utils
+
+        return notebook_functions("def augment(image, label, seed)", {"tf": tf, "np": np, "utils": utils, "IMAGE_SIZE": 12,
+                                                                      "MIRRORS": mirrors, "BATCH_SIZE": 4})
+    return make
+
+
+def test_notebook_augment_is_stateless_and_brightens_by_a_factor(augment_namespace):
+    import tensorflow as tf
+
+    augment = augment_namespace(True)["augment"]
+    image = np.full((12, 12, 3), 100, np.uint8)
+    outs = [augment(image, 3, tf.constant([i, 42])) for i in range(20)]
+    assert all(label == 3 and out.shape == (12, 12, 3) for out, label in outs)
+    assert np.array_equal(outs[7][0], augment(image, 3, tf.constant([7, 42]))[0])
+    levels = np.array([float(out[0, 0, 0]) for out, _ in outs])  # a flat image: crops and flips change nothing
+    assert levels.min() >= 80 - 1e-3 and levels.max() <= 120 + 1e-3 and levels.std() > 1, "x0.8 to x1.2"
+
+
+def test_notebook_flips_only_when_the_recipe_keeps_mirror_images(augment_namespace):
+    import tensorflow as tf
+
+    image = np.zeros((12, 12, 3), np.uint8)
+    image[:, :6] = 255  # bright left half
+
+    def bright_left(mirrors):
+        augment = augment_namespace(mirrors)["augment"]
+        return [float(np.mean(augment(image, 0, tf.constant([i, 1]))[0][:, :3])) > 127 for i in range(24)]
+
+    assert all(bright_left(False)), "never flipped"
+    assert not all(bright_left(True)), "sometimes flipped"
+
+
+def test_notebook_oversample_and_balanced_accuracy():
+    ns = notebook_functions("def oversample", {"np": np, "utils": __import__("utils")})
+    x = np.arange(10)[:, None]
+    y = np.array([0] * 7 + [1] * 3)
+    xs, ys = ns["oversample"](x, y)
+    assert np.bincount(ys).tolist() == [7, 7] and set(xs[ys == 1, 0]) <= {7, 8, 9}
+    sklearn_metrics = pytest.importorskip("sklearn.metrics")
+    y_true = np.array([0, 0, 0, 0, 1, 1, 2])
+    y_pred = np.array([0, 0, 1, 0, 1, 0, 2])
+    assert ns["balanced_accuracy"](y_true, y_pred) == pytest.approx(
+        sklearn_metrics.balanced_accuracy_score(y_true, y_pred))
+    assert ns["balanced_accuracy"](y_true, y_pred) != pytest.approx(np.mean(y_true == y_pred))
+
+
+def test_notebook_counts_the_errors_that_stay_inside_a_coarse_class():
+    ns = notebook_functions("def errors_inside_coarse", {"np": np, "FINE_TO_COARSE": np.array([0, 0, 1, 1, 2])})
+    y_true = np.array([0, 0, 2, 2, 4, 4])
+    y_pred = np.array([0, 1, 3, 4, 0, 4])  # wrong: 0->1 (inside), 2->3 (inside), 2->4 (crosses), 4->0 (crosses)
+    assert ns["errors_inside_coarse"](y_true, y_pred) == pytest.approx(0.5)
+    assert ns["errors_inside_coarse"](y_true, y_true) == 0.0
+
+
+def _cells():
+    return json.loads(NOTEBOOK.read_text())["cells"]
+
+
+def test_notebook_checks_parameters_then_chooses_the_network_by_availability():
+    cells = _cells()
+    at = next(i for i, c in enumerate(cells) if "parameters" in c.get("metadata", {}).get("tags", []))
+    check = "".join(cells[at + 1]["source"])
+    assert check.startswith("utils.check_parameters(globals())"), "the cell right after the parameters checks them"
+    assert "BACKBONE = utils.choose_backbone(BACKBONE)" in check
+    assert 'else "inception_v3"' in "".join(cells[at]["source"]), "full mode defaults to the original's network"
+    code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+    assert "splits = data.sample(PER_CLASS, seed=utils.SEED)" in code, "the grocery loader's checked sampler"
+    assert 'BackupAndRestore(utils.backup_dir("05_grocery_retrain", "fine-tune", backbone=BACKBONE' in code
+    assert "DataUnavailableError" not in code, "choose_backbone decides what can be had; no hand-rolled fallback"
+
+
+def test_notebook_has_a_hint_and_a_running_solution_for_every_exercise():
+    cells = _cells()
+    text = ["".join(c["source"]) for c in cells]
+    exercises = next(t for t in text if t.startswith("## Exercises"))
+    numbers = [int(n) for n in re.findall(r"^(\d+)\. \*\*", exercises, flags=re.M)]
+    assert numbers == list(range(1, len(numbers) + 1)) and len(numbers) >= 5
+    assert exercises.count("<details>") == len(numbers), "one hint per exercise"
+    for n in numbers:
+        at = next(i for i, t in enumerate(text) if f"### Solution {n}:" in t)
+        assert cells[at + 1]["cell_type"] == "code", f"solution {n} has code right after its heading"
+    assert [t for t in text if t.startswith("## ")][-4:] == [
+        t for t in text if t.startswith(("## What changed", "## Summary", "## Exercises", "## Solutions"))]
+
+
+def test_notebook_softmax_layer_stops_early_and_keeps_the_best_epoch():
+    keras = pytest.importorskip("keras")
+    import utils
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2000, 8)).astype("float32")
+    y = (x[:, 0] > 0).astype(int)
+    x_val = rng.normal(size=(100, 8)).astype("float32")
+    y_val = (x_val[:, 0] < 0).astype(int)  # the opposite rule: the better training fits, the worse validation gets
+    ns = notebook_functions("def train_head", {"keras": keras, "np": np, "utils": utils, "HEAD_EPOCHS": 80,
+                                               "CLASS_NAMES": ["a", "b"], "features": {"val": x_val},
+                                               "labels": {"val": y_val}})
+    head, history = ns["train_head"](x, y, 1e-4)
+    losses = history.history["val_loss"]
+    assert len(losses) < 80, "stopped before the epoch budget"
+    restored = head.evaluate(x_val, y_val, verbose=0)[0]
+    assert restored == pytest.approx(min(losses), rel=1e-3, abs=1e-3), "the best epoch's weights are kept"
+    _, full = ns["train_head"](x, y, 1e-4, epochs=5, stop_early=False)
+    assert len(full.history["loss"]) == 5

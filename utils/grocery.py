@@ -5,8 +5,9 @@
     g.splits["train"]                     # DataFrame: path, fine, coarse
     g.classes                             # DataFrame indexed by fine id: name, coarse, coarse_name, group, iconic
 
-    key = grocery.cache_key(files, backbone="mobilenet_025", image_size=224)
     feats = grocery.cached_features(lambda: model.predict(ds), run_dir / "features", key)
+
+`key` names what the features depend on; building it is part of notebook 05's lesson (its `cache_key`).
 
 Files (Klasson et al., WACV 2019): `dataset/{train,val,test}.txt` list `<relative path>, <fine id>,
 <coarse id>` per line; `dataset/classes.csv` has one row per fine class with its coarse class and the
@@ -15,11 +16,10 @@ paths (relative to `dataset/`) of its iconic image and product description.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -219,20 +219,6 @@ def check_photos(table: pd.DataFrame, *, split: str = "", skip_bad: bool = False
 
 
 # --- feature cache -----------------------------------------------------------------------------
-
-
-def cache_key(files: Iterable[str], **settings) -> str:
-    """A key that changes whenever anything the features depend on changes.
-
-    It hashes the settings (backbone, image size, weights, ...) and, for every file in order, its path,
-    size and modification time: a different subset, order, resized image or backbone gives a new key,
-    so a stale cache is never read.
-    """
-    digest = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode())
-    for path in files:
-        stat = os.stat(path)
-        digest.update(f"\n{path}\t{stat.st_size}\t{stat.st_mtime_ns}".encode())
-    return digest.hexdigest()[:16]
 
 
 @dataclass(frozen=True)

@@ -118,6 +118,8 @@ SPECS: dict[str, Spec] = {
     "EPOCHS": _int(_EPOCHS, 5, low=1),
     "HEAD_EPOCHS": _int(f"{_EPOCHS} of the new classifier head", 5, low=1),
     "FINE_TUNE_EPOCHS": _int(f"{_EPOCHS} while fine-tuning the backbone", 3, low=1),
+    "HEAD_L2": Spec("list", "L2 penalty strengths of the new layer, one chosen on the validation split",
+                    [1e-3, 1e-2], item=Spec("float", "L2 strength", 1e-3, low=0.0, high=1.0, low_open=True), unique=True),
     "SCRATCH_EPOCHS": _int(f"{_EPOCHS} of the same network trained from random weights", 3, low=1),
     "ORIGINAL_EPOCHS": _int(f"{_EPOCHS} of the original tutorial's model", 3, low=1),
     "ORIGINAL_STEPS": _int("training steps per epoch of the original tutorial's model", 10, low=1),
