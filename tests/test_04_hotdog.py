@@ -1,6 +1,7 @@
-"""What notebook 04 (hot dog fine-tuning) relies on: finding every file it needs offline, its clear stop when
-the backbone's weights are missing, the ImageNet classifier chosen by availability, and the functions its
-lesson is built on (the inverse of preprocess_input, stateless augmentation, the original's head, Wilson's
+"""What notebook 04 (hot dog fine-tuning) relies on: its networks chosen by what can be had (the backbone and
+the complete ImageNet classifier, through utils.choose_backbone / utils.load_classifier), the original's
+generators over the checked files, and the functions its lesson is built on (the inverse of
+preprocess_input, stateless augmentation, the original's head, BatchNorm frozen while fine-tuning, Wilson's
 interval, BatchNorm recalibration, flip averaging, Grad-CAM)."""
 
 import ast
@@ -51,144 +52,94 @@ def put_weights(mirror, name):
     return put_file(mirror, backbones.BACKBONES[name].weights_file)
 
 
-# --- the check before anything slow ------------------------------------------------------------------------
+# --- the networks, chosen by what can be had (utils.choose_backbone / utils.load_classifier) -------------------
 
 
-def test_missing_weights_in_full_mode_are_a_clear_error(no_weights, monkeypatch):
-    monkeypatch.setenv("COURSE_SMOKE", "0")
-    with pytest.raises(data.DataUnavailableError) as err:
-        backbones.find_weights("resnet50")
-    assert "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5" in str(err.value)
-
-
-def test_missing_weights_in_smoke_mode_mean_random_weights(no_weights):
-    weights, where = backbones.find_weights("resnet50")
-    assert weights is None and "RANDOM" in where
-
-
-def test_weights_in_the_mirror_are_found(no_weights):
-    path = put_weights(no_weights["mirror"], "mobilenet_025")
-    weights, where = backbones.find_weights("mobilenet_025")
-    assert weights == str(path)
-    # results tables name the mirror relative to $COURSE_DATA_DIR, never by this machine's path
-    assert where == "ImageNet weights, mirror $COURSE_DATA_DIR/keras_home/models/" + path.name
-
-
-def run_check_cell(backbone, capsys):
+def run_check_cell(capsys, **parameters):
     import utils
 
-    namespace = {"utils": utils, "backbones": backbones, "BACKBONE": backbone, "IMAGE_SIZE": 224}
-    exec(notebook_cell("find_weights"), namespace)
+    namespace = {"utils": utils, "BACKBONE": "resnet50", "IMAGE_SIZE": 224, **parameters}
+    exec(notebook_cell("utils.choose_backbone(BACKBONE)"), namespace)
     return namespace, capsys.readouterr().out
 
 
-def test_notebook_stops_with_the_offline_command_when_resnet50_weights_are_missing(no_weights, monkeypatch):
-    monkeypatch.setenv("COURSE_SMOKE", "0")
+def test_check_cell_checks_the_parameters_first(no_weights, capsys):
     import utils
 
-    namespace = {"utils": utils, "backbones": backbones, "BACKBONE": "resnet50", "IMAGE_SIZE": 224}
-    with pytest.raises(SystemExit) as stop:  # IPython shows a SystemExit as its message, without a traceback
-        exec(notebook_cell("find_weights"), namespace)
-    message = str(stop.value)
-    assert message.startswith("BACKBONE='resnet50' has no ImageNet weights here")
-    assert "python -m utils run --full 04 -p BACKBONE=mobilenet_100" in message
+    with pytest.raises(utils.ParameterError, match="IMAGE_SIZE"):
+        run_check_cell(capsys, IMAGE_SIZE=-3)
 
 
-def test_check_cell_reports_the_body_the_classifier_and_the_class_names(no_weights, monkeypatch, capsys):
-    """All three files the lesson needs are checked before anything slow (the top once crashed a full run)."""
+def test_resnet50_falls_back_to_mobilenet_100_with_and_without_its_top_on_the_mirror(no_weights, monkeypatch,
+                                                                                     capsys):
+    """`python -m utils run --full 04` on the mirror: no -p, the original's ResNet50 is replaced, announced once,
+    and the classifier is the same network with its top."""
     monkeypatch.setenv("COURSE_SMOKE", "0")
     mirror = no_weights["mirror"]
     put_weights(mirror, "mobilenet_100")
-    put_file(mirror, "mobilenet_1_0_224_tf.h5")
-    put_file(mirror, "imagenet_class_index.json")
-    _, out = run_check_cell("mobilenet_100", capsys)
-    assert "mobilenet_100 without its classifier: ImageNet weights, mirror" in out
-    assert "mobilenet_100 classifier: mobilenet_1_0_224_tf.h5 is here" in out
-    assert "mobilenet_100 class names: imagenet_class_index.json is here" in out
+    put_file(mirror, backbones.BACKBONES["mobilenet_100"].top_file)
+    namespace, out = run_check_cell(capsys)
+    assert namespace["BACKBONE"] == "mobilenet_100" and namespace["CLASSIFIER"] == "mobilenet_100"
+    assert "resnet50's ImageNet weights cannot be had here" in out
+    assert "fine-tuning: mobilenet_100; the original's complete ImageNet classifier: mobilenet_100" in out
+    assert data.sources()["choice:resnet50"].startswith("mobilenet_100 instead")  # in build/results.json
 
 
-def test_check_cell_says_what_happens_when_the_classifier_is_missing(no_weights, monkeypatch, capsys):
-    put_weights(no_weights["mirror"], "mobilenet_025")
-    _, out = run_check_cell("mobilenet_025", capsys)
-    assert "mobilenet_2_5_224_tf.h5 is not here; offline (COURSE_OFFLINE=1): a stand-in will be used" in out
-    monkeypatch.setenv("COURSE_OFFLINE", "0")
-    _, out = run_check_cell("mobilenet_025", capsys)
-    assert "mobilenet_2_5_224_tf.h5 is not here; a download will be tried" in out
+def test_the_classifier_may_come_from_another_network_than_the_backbone(no_weights, monkeypatch, capsys):
+    """The mirror has MobileNet 0.25 without its top only: the original's classifier is MobileNet 1.0's."""
+    mirror = no_weights["mirror"]
+    put_weights(mirror, "mobilenet_025")
+    put_file(mirror, backbones.BACKBONES["mobilenet_100"].top_file)
+    namespace, _ = run_check_cell(capsys, BACKBONE="mobilenet_025", IMAGE_SIZE=96)
+    assert namespace["BACKBONE"] == "mobilenet_025" and namespace["CLASSIFIER"] == "mobilenet_100"
 
 
-def test_keras_file_looks_in_the_mirror_before_the_keras_cache(no_weights, monkeypatch, capsys, tmp_path):
-    namespace, _ = run_check_cell("mobilenet_025", capsys)
-    keras_file = namespace["keras_file"]
-    assert keras_file("imagenet_class_index.json") is None
-    cached = tmp_path / "keras_home" / "models" / "imagenet_class_index.json"
-    cached.parent.mkdir(parents=True)
-    cached.write_text("{}")
-    assert keras_file("imagenet_class_index.json") == cached
-    in_mirror = put_file(no_weights["mirror"], "imagenet_class_index.json")
-    assert keras_file("imagenet_class_index.json") == in_mirror
+def test_no_weights_at_all_stop_a_full_run_with_the_fix(no_weights, monkeypatch, capsys):
+    monkeypatch.setenv("COURSE_SMOKE", "0")
+    with pytest.raises(data.DataUnavailableError, match="python -m utils download"):
+        run_check_cell(capsys)
 
 
-# --- the original's classifier, chosen by what can be had ----------------------------------------------------
+def test_no_weights_at_all_in_smoke_mode_mean_announced_random_weights(no_weights, capsys):
+    namespace, out = run_check_cell(capsys, BACKBONE="mobilenet_025", IMAGE_SIZE=96)
+    assert namespace["BACKBONE"] == "mobilenet_025" == namespace["CLASSIFIER"]
+    assert "RANDOM weights" in out
 
 
-class FakeApplications:
-    """keras.applications with a MobileNet that records its `weights` argument and may fail like a download."""
-
-    def __init__(self, fail_download):
-        self.calls, self.fail_download = [], fail_download
-
-    def MobileNet(self, include_top, weights, input_shape, **kwargs):  # noqa: N802 (Keras' name)
-        self.calls.append(weights)
-        if weights == "imagenet" and self.fail_download:
-            raise Exception("URL fetch failure on https://storage.googleapis.com/...: None -- no network")
-        return types.SimpleNamespace(name=f"mobilenet_with_top({weights})", count_params=lambda: 4_253_864)
-
-
-def run_classifier_cell(capsys, apps):
-    keras = pytest.importorskip("keras")
+def run_classifier_cell(capsys, image_size=32):
     import utils
 
-    fake_keras = types.SimpleNamespace(applications=apps, Input=keras.Input, layers=keras.layers, Model=keras.Model)
-    namespace = {"utils": utils, "keras": fake_keras, "IMAGE_SIZE": 32, "BACKBONE": "mobilenet_100"}
-    namespace.update(notebook_functions("def keras_file", {"utils": utils}))
-    namespace["TOP_FILES"] = {"mobilenet_100": "mobilenet_1_0_224_tf.h5"}
-    exec(notebook_cell("def imagenet_classifier"), namespace)
+    namespace = {"utils": utils, "IMAGE_SIZE": image_size, "CLASSIFIER": "mobilenet_025"}
+    exec(notebook_cell("utils.load_classifier(CLASSIFIER"), namespace)
     return namespace, capsys.readouterr().out
 
 
-def test_the_real_classifier_is_used_when_its_file_is_here(no_weights, capsys):
-    path = put_file(no_weights["mirror"], "mobilenet_1_0_224_tf.h5")
-    apps = FakeApplications(fail_download=True)
-    namespace, out = run_classifier_cell(capsys, apps)
-    assert namespace["REAL_TOP"] is True and apps.calls == [str(path)]
-    assert data.sources()["imagenet:mobilenet_100:top"] == (
-        "ImageNet classifier, mirror $COURSE_DATA_DIR/keras_home/models/mobilenet_1_0_224_tf.h5")
-    assert "STAND-IN" not in out
-
-
-def test_a_download_is_tried_when_the_file_is_missing_and_the_network_allowed(no_weights, monkeypatch, capsys):
-    monkeypatch.setenv("COURSE_OFFLINE", "0")
-    apps = FakeApplications(fail_download=False)
-    namespace, _ = run_classifier_cell(capsys, apps)
-    assert namespace["REAL_TOP"] is True and apps.calls == ["imagenet"]
-
-
-def test_a_failed_download_falls_back_to_an_announced_stand_in(no_weights, monkeypatch, capsys):
-    """Decided by what can be had: the download is tried and fails, so the stand-in comes (in smoke mode)."""
-    monkeypatch.setenv("COURSE_OFFLINE", "0")
-    monkeypatch.setattr(backbones, "find_weights", lambda name: (None, "RANDOM weights (test: no download)"))
-    apps = FakeApplications(fail_download=True)
-    namespace, out = run_classifier_cell(capsys, apps)
-    assert apps.calls == ["imagenet"] and namespace["REAL_TOP"] is False
-    assert "STAND-IN: mobilenet_100 with its ImageNet classifier cannot be had here" in out and "URL fetch" in out
+def test_a_classifier_with_random_weights_is_announced_and_not_taken_for_the_real_one(no_weights, capsys):
+    pytest.importorskip("keras")
+    namespace, out = run_classifier_cell(capsys)
+    assert namespace["REAL_TOP"] is False
     assert namespace["classifier"].output_shape == (None, 1000)
-    assert data.sources()["imagenet:mobilenet_100:top"].startswith("STAND-IN")
+    assert "RANDOM weights" in out and "the real ImageNet classifier" not in out
 
 
-def test_offline_no_download_is_tried(no_weights, capsys):
-    apps = FakeApplications(fail_download=False)
-    namespace, _ = run_classifier_cell(capsys, apps)
-    assert apps.calls == [] and namespace["REAL_TOP"] is False
+def test_the_real_classifier_is_recognised_from_where_its_weights_came_from(no_weights, monkeypatch, capsys):
+    import utils
+
+    def load_classifier(name, image_size):
+        data.note_source(f"imagenet:{name}:top", "ImageNet weights with its ImageNet top, mirror $COURSE_DATA_DIR/x")
+        return types.SimpleNamespace(name=name, count_params=lambda: 1), None
+
+    monkeypatch.setattr(backbones, "load_classifier", load_classifier)
+    monkeypatch.setattr(utils, "load_classifier", load_classifier, raising=False)
+    namespace, out = run_classifier_cell(capsys)
+    assert namespace["REAL_TOP"] is True and "the real ImageNet classifier" in out
+
+
+def test_the_original_reads_the_checked_files_not_the_folder_again():
+    """flow_from_dataframe(folder.dataframe(), ...), never flow_from_directory (which rereads bad files)."""
+    code = "\n".join(notebook_cell(marker) for marker in ("net.fit(", "def original_setup"))
+    assert "flow_from_directory" not in code
+    assert code.count("flow_from_dataframe(") == 3 and "folder.dataframe()" in code
 
 
 # --- the diagnosis ------------------------------------------------------------------------------------------------
@@ -287,6 +238,35 @@ def test_recalibrate_batchnorm_stores_the_statistics_of_the_given_photos(keras):
     np.testing.assert_allclose(bn.moving_mean.numpy(), images.mean(axis=(0, 1, 2)), rtol=1e-5)
     np.testing.assert_allclose(bn.moving_variance.numpy(), images.var(axis=(0, 1, 2)), rtol=1e-4)
     assert bn.momentum == 0.99, "the momentum is restored"
+
+
+def test_phase_2_keeps_the_backbones_batchnorm_statistics_while_its_top_learns(keras):
+    """Keras 3's fit overrides training=False in the graph (keras-team/keras#20285): the notebook freezes every
+    BatchNorm layer instead. The statistics must not move, the unfrozen convolutions must learn, and the layers
+    below the first trainable one must stay as they were."""
+    namespace = notebook_functions("def unfreeze_top", {"keras": keras, "np": np})
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((6, 6, 3))
+    x = inputs
+    for i in range(2):
+        x = keras.layers.Conv2D(4, 3, padding="same", name=f"conv{i}")(x)
+        x = keras.layers.BatchNormalization(name=f"bn{i}")(x)
+    base = keras.Model(inputs, x, name="base")
+    outer_in = keras.Input((6, 6, 3))
+    pooled = keras.layers.GlobalAveragePooling2D()(base(outer_in, training=False))
+    model = keras.Model(outer_in, keras.layers.Dense(2)(pooled))
+    base.trainable = False
+    namespace["unfreeze_top"](base, 3)  # from conv1 on
+    assert [layer.name for layer in base.layers if layer.trainable] == ["conv1"]
+    before = namespace["moving_statistics"](base)
+    kernels = {n: base.get_layer(n).kernel.numpy().copy() for n in ("conv0", "conv1")}
+    model.compile(keras.optimizers.SGD(0.1), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    images = np.random.default_rng(0).normal(3.0, 2.0, (16, 6, 6, 3)).astype("float32")
+    model.fit(images, np.arange(16) % 2, epochs=2, batch_size=4, verbose=0)
+    after = namespace["moving_statistics"](base)
+    assert len(before) == 2 and all(np.array_equal(a, b) for a, b in zip(before, after)), "statistics moved"
+    np.testing.assert_array_equal(kernels["conv0"], base.get_layer("conv0").kernel.numpy())
+    assert not np.allclose(kernels["conv1"], base.get_layer("conv1").kernel.numpy()), "the top must learn"
 
 
 def test_flip_averaging_averages_the_probabilities_of_a_photo_and_its_mirror_image(keras):

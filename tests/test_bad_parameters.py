@@ -312,7 +312,9 @@ def test_every_saved_model_is_reloaded_and_compared(path):
 # Fits that need no resume: each runs seconds to a minute in full mode (or is scikit-learn's). Others must resume.
 SHORT_FITS = {
     ("04", "net.fit("): "the original's 3 epochs x 10 steps",
-    ("04", "clf.fit("): "scikit-learn's logistic regression",
+    ("04", "head.fit("): "the original's Dense(2) and the new head, on cached features (seconds)",
+    ("04", "original.fit("): "solution 1: the original's 3 epochs x 10 steps, once with 10x the epochs",
+    ("04", "m.fit("): "the solutions' solution_fit: SOLUTION_EPOCHS (2) epochs each in full mode",
     ("05", "head.fit("): "a softmax layer on cached features",
     ("06", "head.fit("): "a softmax layer on cached features (seconds; a backup every epoch doubled its time)",
     ("01", "m.fit("): "the original recipe's three learning-rate runs (about 12 s of CPU each) and the solutions",

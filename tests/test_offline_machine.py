@@ -18,11 +18,7 @@ from utils import env
 pytestmark = pytest.mark.slow
 
 #: Notebooks known to fail without network, and why: the notebook must be fixed, then its line removed.
-KNOWN = {
-    "04_hotdog_fine_tuning": "cell `imagenet_classifier` decides by utils.is_offline() and lets Keras download "
-                             "the ImageNet top itself (URL fetch failure); it must use utils.choose_backbone(..., "
-                             "include_top=True) and utils.load_classifier (issue 16)",
-}
+KNOWN: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")

@@ -196,7 +196,7 @@ RUNNER_REFUSED = [  # (notebook, -p pairs, words in the error)
     ("01", ["LAYER_SIZES=[]"], ["LAYER_SIZES=[]", "an empty list"]),
     ("06", ["IMAGES_PER_CLASS=0"], ["IMAGES_PER_CLASS=0"]),
     ("02", ["BACKBONE=resnet50"], ["BACKBONE='resnet50'", "'vgg19', 'mobilenet_100', 'mobilenet_025'"]),
-    ("04", ["RUN_EAGERLY=1"], ["RUN_EAGERLY=1", "True or False"]),
+    ("04", ["SKIP_BAD_IMAGES=1"], ["SKIP_BAD_IMAGES=1", "True or False"]),  # 04 no longer has RUN_EAGERLY
     ("06", ["MODEL_NAME=inception-v3"], ["did you mean 'inception_v3'"]),
     ("06", ["DATA_DIR=None"], []),  # a path is a path: the folder named None does not exist (checked by the scan)
     ("01", ["UNKNOWN=1"], ["01_mnist_dense has no parameter UNKNOWN"]),
