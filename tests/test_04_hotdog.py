@@ -10,9 +10,9 @@ import types
 
 import numpy as np
 import pytest
+from weights import fake_weights
 
 from utils import backbones, data, env
-from weights import fake_weights
 
 NOTEBOOK = env.REPO_ROOT / "notebooks" / "04_hotdog_fine_tuning.ipynb"
 

@@ -10,9 +10,9 @@ import re
 import subprocess
 
 import pytest
-
 from local_server import closed_port_url
 from notebook_runs import clean_environ, each_notebook, run_all
+
 from utils import env
 
 pytestmark = pytest.mark.slow
