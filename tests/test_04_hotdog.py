@@ -238,6 +238,13 @@ def test_recalibrate_batchnorm_stores_the_statistics_of_the_given_photos(keras):
     np.testing.assert_allclose(bn.moving_mean.numpy(), images.mean(axis=(0, 1, 2)), rtol=1e-5)
     np.testing.assert_allclose(bn.moving_variance.numpy(), images.var(axis=(0, 1, 2)), rtol=1e-4)
     assert bn.momentum == 0.99, "the momentum is restored"
+    # a few photos at a time (memory): the mean is the photos' mean, the variance the average within-batch one
+    namespace["recalibrate_batchnorm"](model, base, images, batch_size=4)
+    batches = [images[:4], images[4:8], images[8:]]
+    np.testing.assert_allclose(bn.moving_mean.numpy(), images.mean(axis=(0, 1, 2)), rtol=1e-5)
+    within = sum(len(b) * b.var(axis=(0, 1, 2)) for b in batches) / len(images)
+    np.testing.assert_allclose(bn.moving_variance.numpy(), within, rtol=1e-4)
+    assert bn.momentum == 0.99
 
 
 def test_phase_2_keeps_the_backbones_batchnorm_statistics_while_its_top_learns(keras):
