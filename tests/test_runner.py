@@ -92,6 +92,20 @@ def test_full_mode_reaches_the_notebook_and_results_merge(notebook_dir):
     assert records["01_alpha"]["mode"] == "full" and records["01_alpha"]["metrics"]["smoke"] == 0.0
 
 
+def test_a_later_smoke_or_failed_run_never_replaces_the_last_good_full_copy(notebook_dir):
+    """build/NN.ipynb is the latest attempt; the last successful full run's copy stays in build/full/."""
+    kept = env.build_dir() / runner.FULL_COPIES / "01_alpha.ipynb"
+    assert runner.run(["01"], {"EPOCHS": 7}, full=True) == 0
+    assert kept.exists() and "EPOCHS = 7" in kept.read_text()
+    assert runner.run(["01"], {"EPOCHS": 2}, full=False) == 0
+    assert "EPOCHS = 2" in (env.build_dir() / "01_alpha.ipynb").read_text(), "the latest attempt, any mode"
+    assert "EPOCHS = 7" in kept.read_text(), "a smoke run leaves the full run's copy alone"
+    _notebook(notebook_dir / "01_alpha.ipynb", 'raise ValueError("broken later")')
+    assert runner.run(["01"], {}, full=True) == 1
+    assert "EPOCHS = 7" in kept.read_text(), "a failed full run leaves the last good one alone"
+    assert not list(kept.parent.glob(".*")), "no temporary copies left behind"
+
+
 def test_cli_help_lists_the_commands():
     out = subprocess.run([sys.executable, "-m", "utils", "--help"], capture_output=True, text=True,
                          cwd=env.REPO_ROOT, check=True).stdout

@@ -218,6 +218,22 @@ def test_full_site_is_labelled_full_only_when_every_lesson_ran_in_full_mode(buil
     assert "course-run--smoke" in text and "MIXED RUN" in text
 
 
+def test_full_builds_from_the_kept_full_runs_after_a_later_smoke_run(build):
+    """`python -m utils site --full` shows the last good full runs (build/full/), also when a smoke run
+    (pytest, a quick check) has since replaced build/NN.ipynb."""
+    with pytest.raises(site.SiteError, match="python -m utils run --full"):
+        site.build(full=True)
+    _write_run(build, mode="full")
+    kept = build / runner.FULL_COPIES
+    kept.mkdir()
+    for stem in STEMS:
+        (kept / f"{stem}.ipynb").write_text((build / f"{stem}.ipynb").read_text())
+    _write_run(build, mode="smoke")  # the latest attempts are smoke runs now
+    assert "course-run--smoke" in _page(site.build(), "index.html")
+    text = _page(site.build(full=True), "index.html")
+    assert 'data-run-mode="full"' in text and "MIXED RUN" not in text
+
+
 def test_a_lesson_whose_mode_cannot_be_told_is_never_shown_as_full(build):
     _write_run(build, mode="full")
     nb = json.loads(_executed(STEMS[0], mode="full"))
@@ -314,7 +330,9 @@ def _smoke_run(build: Path) -> bool:
     if earlier:
         for item in Path(earlier).glob("[0-9][0-9]_*.ipynb"):
             shutil.copy(item, build)
-        shutil.copy(Path(earlier) / "results.json", build)
+        # build/full/ (the kept full runs) has no results.json of its own: it is in the build folder above
+        records = next(p for p in (Path(earlier), Path(earlier).parent) if (p / "results.json").exists())
+        shutil.copy(records / "results.json", build)
         if (Path(earlier) / "metrics").is_dir():
             shutil.copytree(Path(earlier) / "metrics", build / "metrics")
         return False

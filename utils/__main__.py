@@ -29,6 +29,8 @@ def main(argv: list[str] | None = None) -> int:
 
     site = sub.add_parser("site", help="build the course website into build/site/ from the executed notebooks")
     site.add_argument("--out", metavar="DIR", help="where to write the site (default: build/site)")
+    site.add_argument("--full", action="store_true",
+                      help="from the last successful full-mode runs (build/full/), not the latest runs of any mode")
 
     args = parser.parse_args(argv)
     from .data import resolve_environment
@@ -40,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
         from .site import SiteError, build
 
         try:
-            build(out=Path(args.out).resolve() if args.out else None)
+            build(out=Path(args.out).resolve() if args.out else None, full=args.full)
         except SiteError as err:
             print(f"error: {err}", file=sys.stderr)
             return 2

@@ -369,6 +369,25 @@ def _keep_executed_copy(partial: Path, out: Path) -> None:
     partial.unlink(missing_ok=True)
 
 
+#: Under the build folder: the last successful full-mode executed copy of each notebook. `build/NN.ipynb` is
+#: the latest attempt of any mode, so a smoke run (or `pytest`) after a long full run would otherwise replace
+#: the only executed copy worth publishing; `python -m utils site --full` builds from these.
+FULL_COPIES = "full"
+
+
+def _keep_full_copy(out: Path, kept: Path) -> None:
+    """Copy a successful full run's executed notebook to `kept`, whole or not at all (a full disk keeps the old)."""
+    temporary = kept.with_name(f".{kept.name}.{os.getpid()}")
+    try:
+        runs.make_dir(kept.parent)
+        shutil.copyfile(out, temporary)
+        os.replace(temporary, kept)
+    except OSError as err:
+        temporary.unlink(missing_ok=True)
+        print(f"    note: the full run's executed copy could not be kept in {kept.parent}/ ({err.strerror or err}); "
+              f"{out} has it until the next run", file=sys.stderr)
+
+
 def _publish_metrics(attempt_file: Path | None, published: Path) -> None:
     """`build/metrics/<notebook>.json` holds what this attempt recorded (moved, so its time is when the
     notebook wrote it), or nothing: never an older run's numbers beside this run's executed copy."""
@@ -432,6 +451,8 @@ def execute(path: Path, params: dict, full: bool) -> dict:
                                    f"utils.record_results({path.stem!r}, ...), and {metrics_file} was not written")
     if recorded and error is None:
         record.update({k: recorded[k] for k in ("data", "metrics") if k in recorded})
+        if full:
+            _keep_full_copy(out, build / FULL_COPIES / path.name)
     if error:
         record.update({"status": status, "error": error[:500]})
     record["saved"] = results.now()

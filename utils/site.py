@@ -29,6 +29,7 @@ from pathlib import Path
 
 from . import env
 from .results import load_results, metrics_path
+from .runner import FULL_COPIES
 
 DOCS_DIR = env.REPO_ROOT / "docs"
 NOTEBOOK_DIR = env.REPO_ROOT / "notebooks"
@@ -194,9 +195,11 @@ def _own_record(lesson: Lesson, results: list[dict]) -> dict:
     return {}
 
 
-def collect() -> tuple[list[Lesson], list[dict]]:
-    """Every lesson in reading order (those not run too), and the records of `build/results.json`."""
-    build = env.build_dir()
+def collect(full: bool = False) -> tuple[list[Lesson], list[dict]]:
+    """Every lesson in reading order (those not run too), and the records of `build/results.json`.
+
+    `full`: the last successful full-mode runs (`build/full/`), not the latest attempts of any mode."""
+    build = env.build_dir() / FULL_COPIES if full else env.build_dir()
     results = load_results()  # a damaged results.json is read as far as it can be, never a crash
     lessons = []
     for source in sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb")):
@@ -210,7 +213,8 @@ def collect() -> tuple[list[Lesson], list[dict]]:
             lesson.record = _own_record(lesson, results)
         lessons.append(lesson)
     if not any(lesson.executed for lesson in lessons):
-        raise SiteError(f"no executed notebooks in {build}/: run `python -m utils run` first")
+        command = "python -m utils run --full" if full else "python -m utils run"
+        raise SiteError(f"no executed notebooks in {build}/: run `{command}` first")
     return lessons, results
 
 
@@ -567,14 +571,15 @@ def prepare(lessons: list[Lesson], results: list[dict], src: Path, out: Path) ->
     return path
 
 
-def build(out: Path | None = None) -> Path:
-    """Build the site into `out` (default `build/site/`) from the executed notebooks in `build/`; return `out`."""
+def build(out: Path | None = None, full: bool = False) -> Path:
+    """Build the site into `out` (default `build/site/`) from the executed notebooks in `build/` (with `full`:
+    the last successful full-mode runs, kept in `build/full/`); return `out`."""
     from mkdocs.commands.build import build as mkdocs_build
     from mkdocs.config import load_config
 
     out = out or env.build_dir() / "site"
     start = time.perf_counter()
-    lessons, results = collect()
+    lessons, results = collect(full)
     config_file = prepare(lessons, results, env.build_dir() / "site-src", out)
     if out.exists():
         shutil.rmtree(out)
