@@ -257,3 +257,20 @@ def test_weights_downloads_are_checked_before_they_are_kept(online, server, monk
     else:
         assert rc == 1 and os.listdir(models) == [], "a bad download leaves nothing, not even a .part file"
         assert re.search(expected, capsys.readouterr().err)
+
+
+def test_every_documented_download_command_names_things_the_course_knows():
+    """A `python -m utils download NAME ...` copied from the docs must not fail on a renamed dataset or network."""
+    from utils import env
+
+    sources = [env.REPO_ROOT / "README.md", env.REPO_ROOT / "data" / "README.md", *env.REPO_ROOT.glob("docs/*.md")]
+    known = set(data.DATASETS) | set(backbones.downloadable())
+    commands = []
+    for source in sources:
+        text = source.read_text(encoding="utf-8").replace("\\\n", " ")  # shell continuation lines
+        for args in re.findall(r"python -m utils download ([^\n#`]*)", text):
+            names = [a for a in args.split() if not a.startswith("-") and not a.startswith("/")]
+            commands.append((source.name, names))
+            unknown = [n for n in names if n not in known and n != "--all"]
+            assert not unknown, f"{source.name}: `python -m utils download {args.strip()}` names unknown {unknown}"
+    assert any(names for _, names in commands), commands  # the pattern still finds the commands with names
