@@ -285,6 +285,19 @@ def test_data_sources_are_classified():
                      "flowers": "cache"}
 
 
+def test_a_network_fallback_is_not_read_as_a_download_or_a_mirror():
+    """A fallback's reason has '; ' and the words 'mirror' and 'download' in it: it named a phantom
+    'COURSE_OFFLINE=1' source 'downloaded' in the banner of an offline run that downloaded nothing."""
+    description = ("choice:efficientnetv2-b0-21k-ft1k: mobilenet_025 instead: efficientnetv2-b0-21k-ft1k cannot be "
+                   "loaded (it cannot be downloaded (COURSE_OFFLINE=1)); choice:mobilenet_025:top: mobilenet_100 "
+                   "instead: mobilenet_025's weights cannot be had (not in the mirror or Keras' cache; "
+                   "COURSE_OFFLINE=1: no download tried); hotdog: real, mirror $COURSE_DATA_DIR/hotdog; "
+                   "imagenet:mobilenet_100:top: ImageNet weights with its ImageNet top, mirror $COURSE_DATA_DIR/x.h5")
+    assert site.data_kinds(description) == {
+        "efficientnetv2-b0-21k-ft1k → mobilenet_025": "fallback", "mobilenet_025 → mobilenet_100": "fallback",
+        "hotdog": "mirror", "imagenet:mobilenet_100:top": "mirror"}
+
+
 # --- in a real browser -----------------------------------------------------------------------------------------
 
 

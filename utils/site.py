@@ -221,12 +221,26 @@ def collect(full: bool = False) -> tuple[list[Lesson], list[dict]]:
 # --- what the run was -------------------------------------------------------------------------------------
 
 
+# One source of a run's data description starts where a name (`mnist`, `imagenet:mobilenet_100:top`,
+# `choice:efficientnetv2-b0-21k-ft1k`) and ": " follow "; ". A reason inside a source may contain "; " too
+# ("not in the mirror or Keras' cache; COURSE_OFFLINE=1: no download tried"): that is not a new source.
+_SOURCE_START = re.compile(r"; (?=[a-z0-9][a-z0-9_.\-]*(?::[a-z0-9][a-z0-9_.\-]*)*: )")
+
+
 def data_kinds(description: str) -> dict[str, str]:
-    """`"mnist: real, mirror …; hotdog: STAND-IN (…)"` -> `{"mnist": "mirror", "hotdog": "stand-in"}`."""
+    """`"mnist: real, mirror …; hotdog: STAND-IN (…)"` -> `{"mnist": "mirror", "hotdog": "stand-in"}`.
+
+    A network chosen by availability (`"choice:vgg19: mobilenet_100 instead: …"`) is a fallback, whatever
+    words its reason uses: `{"vgg19 → mobilenet_100": "fallback"}`."""
     kinds = {}
-    for part in filter(None, (p.strip() for p in (description or "").split("; "))):
+    for part in filter(None, (p.strip() for p in _SOURCE_START.split(description or ""))):
         name, sep, where = part.partition(": ")
         if not sep:
+            continue
+        if name.startswith("choice:"):
+            wanted = name.removeprefix("choice:").removesuffix(":top")
+            used = where.split(" instead", 1)[0].strip()
+            kinds[f"{wanted} → {used}"] = "fallback"
             continue
         where = where.lower()
         kind = next((k for k, words in (("stand-in", ("stand-in", "random weights")), ("downloaded", ("download",)),
