@@ -285,6 +285,22 @@ def test_data_sources_are_classified():
                      "flowers": "cache"}
 
 
+@pytest.mark.parametrize("path", sorted((env.REPO_ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")), ids=lambda p: p.stem)
+def test_every_lesson_gets_its_solutions_page_and_keeps_its_exercises(path):
+    """03 wrote `## Exercises` and `## Solutions` in one cell: its solutions stayed in the lesson, and the site
+    had no solutions page for it."""
+    nb = json.loads(path.read_text())
+    page, solutions = site.lesson_pages(site.Lesson(stem=path.stem, title=path.stem, has_solutions=True), nb)
+    assert solutions is not None, "no solutions page"
+
+    def text(notebook):
+        return "\n".join(site._text(c["source"]) for c in notebook["cells"] if c["cell_type"] == "markdown")
+
+    assert "### Solution 1:" in text(solutions) and "### Solution 1:" not in text(page)
+    assert "## Exercises" in text(page) and "## Exercises" not in text(solutions)
+    assert "<details><summary>Hint" in text(page), "the hints stay with the exercises"
+
+
 def test_a_network_fallback_is_not_read_as_a_download_or_a_mirror():
     """A fallback's reason has '; ' and the words 'mirror' and 'download' in it: it named a phantom
     'COURSE_OFFLINE=1' source 'downloaded' in the banner of an offline run that downloaded nothing."""

@@ -114,6 +114,25 @@ def _title(nb: dict, fallback: str) -> str:
     return fallback
 
 
+def _one_h2_per_cell(cells: list[dict]) -> list[dict]:
+    """The cells with every markdown cell split before each of its `## ` headings but the first line, so that
+    a section always starts a cell (03 writes `## Exercises` and `## Solutions` in one cell)."""
+    out = []
+    for cell in cells:
+        lines = _text(cell["source"]).splitlines(keepends=True) if cell["cell_type"] == "markdown" else []
+        cuts = [i for i, line in enumerate(lines) if i and line.startswith("## ")]
+        if not cuts:
+            out.append(cell)
+            continue
+        for k, (a, b) in enumerate(zip([0, *cuts], [*cuts, len(lines)])):
+            part = copy.deepcopy(cell)
+            part["source"] = "".join(lines[a:b]).rstrip("\n") + "\n"
+            if k and "id" in part:
+                part["id"] = f"{cell['id']}-{k}"
+            out.append(part)
+    return out
+
+
 def _section(nb: dict, heading: str) -> tuple[int, int] | None:
     """Cell range [start, end) of the `## heading` section: up to the next level-2 heading, or the end."""
     start = None
@@ -206,7 +225,7 @@ def collect(full: bool = False) -> tuple[list[Lesson], list[dict]]:
         executed = build / source.name
         nb = json.loads((executed if executed.exists() else source).read_text())
         lesson = Lesson(stem=source.stem, title=_title(nb, source.stem), overview=_overview(nb),
-                        has_solutions=_section(nb, "Solutions") is not None)
+                        has_solutions=_section({"cells": _one_h2_per_cell(nb["cells"])}, "Solutions") is not None)
         if executed.exists():
             lesson.executed = executed
             _run_facts(lesson, nb)
@@ -391,7 +410,8 @@ def lesson_pages(lesson: Lesson, nb: dict) -> tuple[dict, dict | None]:
     """The lesson's page, and its solutions page when it has a `## Solutions` section."""
     nb = copy.deepcopy(nb)
     # papermill's red line above the title goes (the header says it better); its marker at the failing cell stays.
-    cells = [c for c in nb["cells"] if "papermill-error-cell-tag" not in c.get("metadata", {}).get("tags", [])
+    cells = [c for c in _one_h2_per_cell(nb["cells"])
+             if "papermill-error-cell-tag" not in c.get("metadata", {}).get("tags", [])
              or 'id="papermill-error-cell"' in _text(c["source"])]
     anchors = _site_anchors(cells)
     for cell in cells:
