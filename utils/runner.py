@@ -267,6 +267,9 @@ def _kernel_manager(log_file):
             kw.setdefault("stderr", log_file)
             return await super()._async_launch_kernel(kernel_cmd, **kw)
 
+        # jupyter_client 7 (Colab's) starts kernels through `_launch_kernel`, bound to the base class's function
+        _launch_kernel = _async_launch_kernel
+
     return LoggedKernelManager
 
 
