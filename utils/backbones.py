@@ -298,8 +298,7 @@ def find_weights(name: str, include_top: bool = False) -> tuple[str | None, str]
 
 
 def _announce_random(name: str, where: str) -> None:
-    bar = "!" * 78
-    print(f"{bar}\n! {name}: {where}. Smoke mode only; transfer learning will not work.\n{bar}")
+    data.announce(f"{name}: {where}. Smoke mode only; transfer learning will not work.")
 
 
 def choose_backbone(preferred: str, *, include_top: bool = False) -> str:

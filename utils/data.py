@@ -313,14 +313,17 @@ def locate(name: str, *, allow_standin: bool = True) -> Path:
     )
 
 
-def _announce_standin(ds: Dataset, reason: str) -> None:
+def announce(*lines: str) -> None:
+    """A warning no reader can miss (stand-in data, random weights): the lines between two bars of `!`."""
     bar = "!" * 78
-    print(
-        f"{bar}\n! STAND-IN DATA for {ds.name}: {ds.standin}.\n"
-        f"! The real {ds.title} is not here ({reason}).\n"
-        f"! Smoke mode only checks that the code runs: the numbers below say nothing about {ds.name}.\n"
-        f"! {HELP}\n{bar}"
-    )
+    print("\n".join([bar, *(f"! {line}" for line in lines), bar]))
+
+
+def _announce_standin(ds: Dataset, reason: str) -> None:
+    announce(f"STAND-IN DATA for {ds.name}: {ds.standin}.",
+             f"The real {ds.title} is not here ({reason}).",
+             f"Smoke mode only checks that the code runs: the numbers below say nothing about {ds.name}.",
+             HELP)
 
 
 # --- downloads ---------------------------------------------------------------------------------
