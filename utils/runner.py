@@ -380,13 +380,9 @@ FULL_COPIES = "full"
 
 def _keep_full_copy(out: Path, kept: Path) -> None:
     """Copy a successful full run's executed notebook to `kept`, whole or not at all (a full disk keeps the old)."""
-    temporary = kept.with_name(f".{kept.name}.{os.getpid()}")
     try:
-        runs.make_dir(kept.parent)
-        shutil.copyfile(out, temporary)
-        os.replace(temporary, kept)
+        runs.write_atomic(kept, out.read_text(encoding="utf-8"))
     except OSError as err:
-        temporary.unlink(missing_ok=True)
         print(f"    note: the full run's executed copy could not be kept in {kept.parent}/ ({err.strerror or err}); "
               f"{out} has it until the next run", file=sys.stderr)
 
