@@ -6,7 +6,7 @@ import struct
 import numpy as np
 import pytest
 
-from utils import data
+from course import data
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Run every notebook with `python -m utils run` in a child process, and read back what each one did."""
+"""Run every notebook with `python -m course run` in a child process, and read back what each one did."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from utils import runner
+from course import runner
 
 NOTEBOOKS = [path.stem for path in runner.notebooks()]
 
@@ -26,10 +26,10 @@ def each_notebook(known_failures: dict[str, str]) -> list:
 
 
 def run_all(repo: Path, environ: dict, build: Path, timeout: int = 1800) -> dict:
-    """`python -m utils run` (all six, smoke mode) in `repo`; its records, outputs and timing by notebook."""
+    """`python -m course run` (all six, smoke mode) in `repo`; its records, outputs and timing by notebook."""
     environ = {**environ, "COURSE_BUILD_DIR": str(build)}
     start = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "utils", "run"], cwd=repo, env=environ, capture_output=True,
+    done = subprocess.run([sys.executable, "-m", "course", "run"], cwd=repo, env=environ, capture_output=True,
                           text=True, timeout=timeout)
     seconds = time.monotonic() - start
     results = build / "results.json"
@@ -38,7 +38,7 @@ def run_all(repo: Path, environ: dict, build: Path, timeout: int = 1800) -> dict
     for name in NOTEBOOKS:
         executed = build / f"{name}.ipynb"
         outputs[name] = _output_text(executed) if executed.exists() else ""
-    print(f"python -m utils run: rc {done.returncode} in {seconds:.0f} s\n{done.stdout[-3000:]}")
+    print(f"python -m course run: rc {done.returncode} in {seconds:.0f} s\n{done.stdout[-3000:]}")
     return {"rc": done.returncode, "seconds": seconds, "records": records, "outputs": outputs,
             "stdout": done.stdout, "stderr": done.stderr}
 

@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from utils import env, projector
+from course import paths
+from utils import projector
 
-NOTEBOOK = env.REPO_ROOT / "notebooks" / "02_fashion_mnist_cnns.ipynb"
+NOTEBOOK = paths.REPO_ROOT / "notebooks" / "02_fashion_mnist_cnns.ipynb"
 
 
 def _points(n=10, dims=5, size=28):

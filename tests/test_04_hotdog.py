@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from weights import fake_weights
 
-from utils import backbones, data, env
+from course import backbones, data, paths
 
-NOTEBOOK = env.REPO_ROOT / "notebooks" / "04_hotdog_fine_tuning.ipynb"
+NOTEBOOK = paths.REPO_ROOT / "notebooks" / "04_hotdog_fine_tuning.ipynb"
 
 
 def notebook_cell(marker: str) -> str:
@@ -72,7 +72,7 @@ def test_check_cell_checks_the_parameters_first(no_weights, capsys):
 
 def test_resnet50_falls_back_to_mobilenet_100_with_and_without_its_top_on_the_mirror(no_weights, monkeypatch,
                                                                                      capsys):
-    """`python -m utils run --full 04` on the mirror: no -p, the original's ResNet50 is replaced, announced once,
+    """`python -m course run --full 04` on the mirror: no -p, the original's ResNet50 is replaced, announced once,
     and the classifier is the same network with its top."""
     monkeypatch.setenv("COURSE_SMOKE", "0")
     mirror = no_weights["mirror"]
@@ -96,7 +96,7 @@ def test_the_classifier_may_come_from_another_network_than_the_backbone(no_weigh
 
 def test_no_weights_at_all_stop_a_full_run_with_the_fix(no_weights, monkeypatch, capsys):
     monkeypatch.setenv("COURSE_SMOKE", "0")
-    with pytest.raises(data.DataUnavailableError, match="python -m utils download"):
+    with pytest.raises(data.DataUnavailableError, match="python -m course download"):
         run_check_cell(capsys)
 
 
@@ -318,6 +318,6 @@ def test_grad_cam_lights_up_where_the_class_evidence_is(keras):
 
 
 def test_backbone_is_a_parameter_the_runner_accepts():
-    """`python -m utils run --full 04 -p BACKBONE=mobilenet_100` is the documented offline command."""
+    """`python -m course run --full 04 -p BACKBONE=mobilenet_100` is the documented offline command."""
     papermill = pytest.importorskip("papermill")
     assert "BACKBONE" in papermill.inspect_notebook(str(NOTEBOOK))

@@ -1,4 +1,4 @@
-"""Notebook 05 and utils.grocery: the Grocery Store Dataset's split and class files (read in the notebook,
+"""Notebook 05 and course.grocery: the Grocery Store Dataset's split and class files (read in the notebook,
 checked in utils), the feature cache and its key, and the functions the lesson is built on."""
 
 import ast
@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from utils import data, env, grocery
+from course import data, grocery, paths
 
-NOTEBOOK = env.REPO_ROOT / "notebooks" / "05_grocery_retrain.ipynb"
+NOTEBOOK = paths.REPO_ROOT / "notebooks" / "05_grocery_retrain.ipynb"
 
 
 def notebook_functions(marker: str, namespace: dict) -> dict:

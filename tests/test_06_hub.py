@@ -1,4 +1,4 @@
-"""utils.hub: the model catalogue, the local hub-format export, and the Keras 3 HubLayer (offline, seconds)."""
+"""course.hub: the model catalogue, the local hub-format export, and the Keras 3 HubLayer (offline, seconds)."""
 
 import json
 
@@ -12,10 +12,10 @@ tensorflow_hub = pytest.importorskip("tensorflow_hub")
 from local_server import LocalServer, closed_port_url  # noqa: E402
 from weights import fake_weights  # noqa: E402
 
-from utils import backbones, data, hub  # noqa: E402
-from utils.hub import HubLayer, export_savedmodel, pick_model  # noqa: E402
+from course import backbones, data, hub, paths  # noqa: E402
+from course.hub import HubLayer, export_savedmodel, pick_model  # noqa: E402
 
-REAL_MIRROR = data.mirror_dir()  # read before `course_env` points COURSE_DATA_DIR at an empty folder
+REAL_MIRROR = paths.mirror_dir()  # read before `course_env` points COURSE_DATA_DIR at an empty folder
 
 
 def _tiny_model(size=None):
@@ -208,7 +208,7 @@ def test_nothing_loadable_smoke_uses_random_weights_full_stops(stub_backbone, co
     assert "smoke mode uses the mobilenet_025 export with RANDOM weights" in capsys.readouterr().out
     assert hub.resolve_handle(model).endswith("mobilenet_025-random")
     monkeypatch.setenv("COURSE_SMOKE", "0")
-    with pytest.raises(data.DataUnavailableError, match="python -m utils download imagenet:mobilenet_100"):
+    with pytest.raises(data.DataUnavailableError, match="python -m course download imagenet:mobilenet_100"):
         pick_model("efficientnetv2-b0-21k-ft1k")
 
 

@@ -12,9 +12,9 @@ import pytest
 from local_server import LocalServer, closed_port_url
 from weights import fake_weights, real_weights, truncate
 
-from utils import backbones, data
+from course import backbones, data, paths
 
-REAL_MIRROR = data.mirror_dir()  # read before `course_env` points COURSE_DATA_DIR at an empty folder
+REAL_MIRROR = paths.mirror_dir()  # read before `course_env` points COURSE_DATA_DIR at an empty folder
 
 
 def _real(rel):
@@ -111,7 +111,7 @@ def test_a_damaged_mirror_file_is_named_with_its_fix_and_skipped(nets, capsys):
     assert backbones.choose_backbone("mobilenet_100") == "mobilenet_025"
     out = capsys.readouterr().out
     assert "$COURSE_DATA_DIR/keras_home/models/mobilenet_1_0_224_tf_no_top.h5 is damaged (HDF5 cannot read it" in out
-    assert "python -m utils download imagenet:mobilenet_100 --to $COURSE_DATA_DIR" in out
+    assert "python -m course download imagenet:mobilenet_100 --to $COURSE_DATA_DIR" in out
     assert damaged.exists(), "the mirror is the instructor's: never moved or deleted"
     backbones.choose_backbone("mobilenet_100")
     assert "Fix: copy it again" not in capsys.readouterr().out, "the warning with its fix is said once"
@@ -139,8 +139,8 @@ def test_nothing_at_all_smoke_uses_random_weights_full_names_the_fix(nets, monke
     with pytest.raises(data.DataUnavailableError) as err:
         backbones.choose_backbone("resnet50", include_top=include_top)
     fix = "imagenet_top:mobilenet_100" if include_top else "imagenet:mobilenet_100"
-    assert f"python -m utils download {fix}" in str(err.value) and "COURSE_DATA_DIR" in str(err.value)
-    with pytest.raises(data.DataUnavailableError, match="python -m utils download imagenet:resnet50"):
+    assert f"python -m course download {fix}" in str(err.value) and "COURSE_DATA_DIR" in str(err.value)
+    with pytest.raises(data.DataUnavailableError, match="python -m course download imagenet:resnet50"):
         backbones.find_weights("resnet50")
 
 
@@ -224,7 +224,7 @@ def test_class_names_stand_in_in_smoke_mode_and_stop_full_mode(nets, monkeypatch
     assert "STAND-IN ImageNet class names" in capsys.readouterr().out
     monkeypatch.setattr(backbones, "_CLASS_NAMES", {}, raising=False)
     monkeypatch.setenv("COURSE_SMOKE", "0")
-    with pytest.raises(data.DataUnavailableError, match="python -m utils download imagenet:class_index"):
+    with pytest.raises(data.DataUnavailableError, match="python -m course download imagenet:class_index"):
         backbones.imagenet_class_index()
     with pytest.raises(ValueError, match=r"shape \(batch, 1000\)"):
         backbones.decode_predictions(np.zeros((2, 10)))

@@ -1,7 +1,7 @@
 """Bad parameters get a clear answer early: each message names the problem and the fix (issue #9).
 
 Table-driven, through the public API the notebooks call (`utils.load_backbone`, `utils.scan_image_folder`,
-`utils.locate`, `utils.hub.pick_model`, `python -m utils run`). Nothing is downloaded and no backbone is
+`utils.locate`, `course.hub.pick_model`, `python -m course run`). Nothing is downloaded and no backbone is
 built: every refusal happens before Keras constructs a network. Also here: saved models reload in Keras'
 safe mode with identical predictions, and a static audit of the notebooks' save/reload and resume code.
 """
@@ -14,13 +14,14 @@ import sys
 import numpy as np
 import pytest
 
+import course.data
 import utils
-from utils import backbones, env, runner
-from utils.images import ImageFolderError
+from course import backbones, paths, runner, runs
+from course.images import ImageFolderError
 
 keras = pytest.importorskip("keras")
 
-NOTEBOOKS = sorted((env.REPO_ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+NOTEBOOKS = sorted((paths.REPO_ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 
 # --- BACKBONE and IMAGE_SIZE: every entry of utils.BACKBONES -------------------------------------------
@@ -50,7 +51,7 @@ def test_load_backbone_refuses_before_building_or_downloading(course_env, monkey
         utils.load_backbone(name, size)
     for word in words:
         assert word in str(err.value), (word, str(err.value))
-    assert not utils.data.sources(), "nothing may be recorded as loaded"
+    assert not course.data.sources(), "nothing may be recorded as loaded"
 
 
 @pytest.mark.parametrize("name", list(backbones.BACKBONES))
@@ -70,7 +71,7 @@ def test_find_weights_names_the_choices_for_an_unknown_backbone(course_env):
 # --- MODEL_NAME and IMAGE_SIZE for TF Hub models (notebook 06) --------------------------------------------
 
 def test_hub_model_name_and_size_refusals(course_env):
-    hub = pytest.importorskip("utils.hub")
+    hub = pytest.importorskip("course.hub")
     cases = [("inception-v3", None, ["Unknown MODEL_NAME 'inception-v3'", "Did you mean 'inception_v3'"]),
              ("resnet", 224, ["Unknown MODEL_NAME 'resnet'", "Choose one of"]),
              ("mobilenet_025", 31, ["at least 32x32", "IMAGE_SIZE=31", "own size (224)"]),
@@ -83,7 +84,7 @@ def test_hub_model_name_and_size_refusals(course_env):
 
 @pytest.mark.parametrize("size", [0, "224", 224.5])
 def test_hub_image_size_must_be_a_positive_whole_number(course_env, size):
-    hub = pytest.importorskip("utils.hub")
+    hub = pytest.importorskip("course.hub")
     with pytest.raises(ValueError, match="IMAGE_SIZE"):
         hub.pick_model("mobilenet_025", size)
 
@@ -161,7 +162,7 @@ BAD_FOLDERS = [
 @pytest.mark.parametrize("case, make, words", BAD_FOLDERS, ids=[c for c, *_ in BAD_FOLDERS])
 def test_scan_image_folder_names_the_problem_and_the_fix(tmp_path, monkeypatch, case, make, words):
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(env, "_RUN_PARAMETERS", {"DATA_DIR": ""})  # notebook 06, which has DATA_DIR
+    monkeypatch.setattr(runs, "_RUN_PARAMETERS", {"DATA_DIR": ""})  # notebook 06, which has DATA_DIR
     with pytest.raises(ImageFolderError) as err:
         utils.scan_image_folder(make(tmp_path))
     message = str(err.value)
@@ -185,12 +186,12 @@ def test_locate_unknown_dataset_lists_the_known_ones(course_env, name):
     with pytest.raises(KeyError) as err:
         utils.locate(name)
     assert f"Unknown dataset {name!r}" in str(err.value)
-    assert all(known in str(err.value) for known in utils.DATASETS)
+    assert all(known in str(err.value) for known in course.data.DATASETS)
 
 
 def test_locate_in_full_mode_offline_says_how_to_get_the_data(course_env, monkeypatch):
     monkeypatch.setenv("COURSE_SMOKE", "0")
-    with pytest.raises(utils.DataUnavailableError, match=r"Fix: run `python -m utils download hotdog`"):
+    with pytest.raises(course.data.DataUnavailableError, match=r"Fix: run `python -m course download hotdog`"):
         utils.locate("hotdog")
 
 
@@ -206,7 +207,7 @@ RUNNER_CASES = [  # (arguments, words on stderr)
 
 @pytest.mark.parametrize("args, words", RUNNER_CASES, ids=[" ".join(a) for a, _ in RUNNER_CASES])
 def test_runner_refuses_bad_arguments_before_running_anything(course_env, args, words):
-    from utils.__main__ import main
+    from course.__main__ import main
 
     with pytest.raises(SystemExit) as err:
         main(args)
@@ -217,7 +218,7 @@ def test_runner_refuses_bad_arguments_before_running_anything(course_env, args, 
 
 def test_runner_command_line_prints_the_message_without_a_traceback(course_env):
     args, words = RUNNER_CASES[0]
-    done = subprocess.run([sys.executable, "-m", "utils", *args], cwd=env.REPO_ROOT, capture_output=True,
+    done = subprocess.run([sys.executable, "-m", "course", *args], cwd=paths.REPO_ROOT, capture_output=True,
                           text=True, timeout=60)
     assert done.returncode == 1
     assert all(word in done.stderr for word in words) and "Traceback" not in done.stderr, done.stderr
@@ -242,13 +243,13 @@ def test_runner_accepts_every_parameter_the_notebook_declares(path):
 
 def test_runner_refuses_a_value_of_the_wrong_type():
     with pytest.raises(SystemExit, match="EPOCHS"):
-        runner.check_parameters(env.REPO_ROOT / "notebooks" / "01_mnist_dense.ipynb", {"EPOCHS": "three"})
+        runner.check_parameters(paths.REPO_ROOT / "notebooks" / "01_mnist_dense.ipynb", {"EPOCHS": "three"})
 
 
 # --- saved models: safe mode, identical predictions -----------------------------------------------------------
 
 def test_course_registers_only_serializables_that_have_a_round_trip_test():
-    pytest.importorskip("utils.hub")  # registers HubLayer (its round trip: test_06_hub.py)
+    pytest.importorskip("course.hub")  # registers HubLayer (its round trip: test_06_hub.py)
     course = {name for name in keras.saving.get_custom_objects() if name.startswith("course>")}
     assert course == {"course>HubLayer"}, f"new registered objects need a save/reload test here: {course}"
 
@@ -290,7 +291,7 @@ UNSAFE = [r"safe_mode\s*=\s*False", r"allow_pickle\s*=\s*True", r"\bimport pickl
           r"\bjoblib\.load", r"\bdill\b", r"enable_unsafe_deserialization", r"\bcloudpickle\b"]
 
 
-@pytest.mark.parametrize("path", list((env.REPO_ROOT / "utils").glob("*.py")) + NOTEBOOKS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", list((paths.REPO_ROOT / "utils").glob("*.py")) + NOTEBOOKS, ids=lambda p: p.name)
 def test_nothing_unpickles_or_loads_unsafely(path):
     text = path.read_text() if path.suffix == ".py" else "\n".join(_code_cells(path))
     found = [pattern for pattern in UNSAFE if re.search(pattern, text)]

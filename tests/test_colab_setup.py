@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from utils import env, runner
+from course import paths, runner
 
 CELL = next("".join(c["source"]) for c in json.loads(runner.notebooks()[0].read_text())["cells"]
             if c["cell_type"] == "code")
@@ -23,7 +23,7 @@ def _run_cell(tmp_path, repo):
     (tmp_path / "google" / "colab.py").write_text("")  # `import google.colab` works: the cell thinks it is in Colab
     target = tmp_path / "content" / "course"
     source = (CELL.replace("/content/course", str(target))
-              .replace(f'REPO = "https://github.com/{env.REPO_SLUG}"', f"REPO = {repo!r}")
+              .replace(f'REPO = "https://github.com/{paths.REPO_SLUG}"', f"REPO = {repo!r}")
               .replace("utils.setup()", "print('utils from', utils.__file__)"))  # TensorFlow is not the point here
     assert source.count(str(target)) == 3 and f"REPO = {repo!r}" in source, "the cell changed: update this test"
     script = f"import sys; sys.path.insert(0, {str(tmp_path)!r}); import google.colab\n{source}"
@@ -31,9 +31,9 @@ def _run_cell(tmp_path, repo):
 
 
 def test_the_setup_cell_clones_the_course_and_imports_it(tmp_path):
-    if not (env.REPO_ROOT / ".git").exists():
+    if not (paths.REPO_ROOT / ".git").exists():
         pytest.skip("needs a git checkout of the course")
-    result, target = _run_cell(tmp_path, str(env.REPO_ROOT))
+    result, target = _run_cell(tmp_path, str(paths.REPO_ROOT))
     assert result.returncode == 0, result.stderr
     assert f"utils from {target / 'utils' / '__init__.py'}" in result.stdout
     assert (target / "notebooks").is_dir()

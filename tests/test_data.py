@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from conftest import write_idx, write_idx_dataset
-from utils import data
+from course import data
 
 
 def test_mirror_hit_is_used_and_reported(course_env):
@@ -77,7 +77,7 @@ def test_offline_miss_in_full_mode_is_a_clear_error(course_env, monkeypatch):
     with pytest.raises(data.DataUnavailableError) as err:
         data.locate("hotdog")
     message = str(err.value)
-    assert "python -m utils download hotdog" in message
+    assert "python -m course download hotdog" in message
     assert "data/README.md" in message and "COURSE_DATA_DIR" in message
     assert "hotdog" not in data.sources()
 

@@ -24,11 +24,11 @@ import pytest
 from local_server import LocalServer, closed_port_url
 from weights import fake_weights
 
-from utils import backbones, data, fetch
+from course import backbones, data, fetch, paths
 
 FLOWERS = ["daisy", "dandelion", "roses", "sunflowers", "tulips"]
 GROCERY_ROOT = data.DATASETS["grocery"].archive_root
-REAL_MIRROR = data.mirror_dir()  # read before the `course_env` fixture points COURSE_DATA_DIR at an empty folder
+REAL_MIRROR = paths.mirror_dir()  # read before the `course_env` fixture points COURSE_DATA_DIR at an empty folder
 
 
 @pytest.fixture
@@ -260,17 +260,16 @@ def test_weights_downloads_are_checked_before_they_are_kept(online, server, monk
 
 
 def test_every_documented_download_command_names_things_the_course_knows():
-    """A `python -m utils download NAME ...` copied from the docs must not fail on a renamed dataset or network."""
-    from utils import env
+    """A `python -m course download NAME ...` copied from the docs must not fail on a renamed dataset or network."""
 
-    sources = [env.REPO_ROOT / "README.md", env.REPO_ROOT / "data" / "README.md", *env.REPO_ROOT.glob("docs/*.md")]
+    sources = [paths.REPO_ROOT / "README.md", paths.REPO_ROOT / "data" / "README.md", *paths.REPO_ROOT.glob("docs/*.md")]
     known = set(data.DATASETS) | set(backbones.downloadable())
     commands = []
     for source in sources:
         text = source.read_text(encoding="utf-8").replace("\\\n", " ")  # shell continuation lines
-        for args in re.findall(r"python -m utils download ([^\n#`]*)", text):
+        for args in re.findall(r"python -m course download ([^\n#`]*)", text):
             names = [a for a in args.split() if not a.startswith("-") and not a.startswith("/")]
             commands.append((source.name, names))
             unknown = [n for n in names if n not in known and n != "--all"]
-            assert not unknown, f"{source.name}: `python -m utils download {args.strip()}` names unknown {unknown}"
+            assert not unknown, f"{source.name}: `python -m course download {args.strip()}` names unknown {unknown}"
     assert any(names for _, names in commands), commands  # the pattern still finds the commands with names

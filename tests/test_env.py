@@ -5,6 +5,7 @@ import os
 import numpy as np
 import pytest
 
+from course import paths, runs
 from utils import env
 
 
@@ -12,22 +13,22 @@ from utils import env
 def test_smoke_and_offline_flags(monkeypatch, value, expected):
     monkeypatch.setenv("COURSE_SMOKE", value)
     monkeypatch.setenv("COURSE_OFFLINE", value)
-    assert env.is_smoke() is expected and env.is_offline() is expected
-    assert env.mode() == ("smoke" if expected else "full")
+    assert paths.is_smoke() is expected and paths.is_offline() is expected
+    assert paths.mode() == ("smoke" if expected else "full")
 
 
 def test_run_dir_keeps_smoke_and_full_apart_and_can_start_fresh(tmp_path, monkeypatch):
     monkeypatch.setenv("COURSE_BUILD_DIR", str(tmp_path))
     monkeypatch.setenv("COURSE_SMOKE", "1")
-    smoke = env.run_dir("01_mnist_dense", "backup")
+    smoke = runs.run_dir("01_mnist_dense", "backup")
     (smoke / "state").write_text("x")
     monkeypatch.setenv("COURSE_SMOKE", "0")
-    full = env.run_dir("01_mnist_dense", "backup")
+    full = runs.run_dir("01_mnist_dense", "backup")
     assert smoke != full and smoke.is_dir() and full.is_dir()
     assert not any(full.iterdir()), "a full run never sees a smoke run's state"
     monkeypatch.setenv("COURSE_SMOKE", "1")
-    assert (env.run_dir("01_mnist_dense", "backup") / "state").exists()
-    assert not any(env.run_dir("01_mnist_dense", "backup", fresh=True).iterdir())
+    assert (runs.run_dir("01_mnist_dense", "backup") / "state").exists()
+    assert not any(runs.run_dir("01_mnist_dense", "backup", fresh=True).iterdir())
 
 
 def test_set_seed_repeats_numpy_and_tensorflow_draws():
@@ -41,13 +42,12 @@ def test_set_seed_repeats_numpy_and_tensorflow_draws():
     np.testing.assert_array_equal(draws[0][1], draws[1][1])
 
 
-def test_strategy_and_precision_on_a_cpu():
+def test_precision_on_a_cpu():
     import keras
     import tensorflow as tf
 
     if tf.config.list_physical_devices("GPU"):
         pytest.skip("checks the CPU behaviour")
-    assert env.get_strategy().num_replicas_in_sync == 1
     assert env.use_fast_gpu_settings() is False
     assert keras.mixed_precision.global_policy().name == "float32"
     assert env.accelerator().startswith("CPU only")
@@ -72,7 +72,7 @@ def test_tensorflows_start_up_log_lines_are_held_back_and_any_other_line_is_show
     fake.write_text("import os\nos.write(2, b'I0000 port.cc] oneDNN custom operations are on. You may see ...\\n'"
                     " b'E0000 cuda_platform.cc] failed call to cuInit: UNKNOWN ERROR (303)\\n'"
                     " b'something a learner must see\\n')\n")
-    code = f"import sys; sys.path[:0] = [{str(tmp_path)!r}, {str(env.REPO_ROOT)!r}]; from utils import env; " \
+    code = f"import sys; sys.path[:0] = [{str(tmp_path)!r}, {str(paths.REPO_ROOT)!r}]; from utils import env; " \
            "env._import_tensorflow_quietly()"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
@@ -84,7 +84,7 @@ def test_setup_prints_no_tensorflow_log_lines():
     import subprocess
     import sys
 
-    code = f"import sys; sys.path.insert(0, {str(env.REPO_ROOT)!r}); import utils; utils.setup()"
+    code = f"import sys; sys.path.insert(0, {str(paths.REPO_ROOT)!r}); import utils; utils.setup()"
     clean = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=clean)
     assert proc.returncode == 0, proc.stderr

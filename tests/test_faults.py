@@ -1,6 +1,6 @@
 """The runner under real faults: killed kernels, SIGTERM and Ctrl-C, kill -9, full and read-only disks, races.
 
-Each test drives `python -m utils run` in a subprocess over tiny fake notebooks (no TensorFlow), in a
+Each test drives `python -m course run` in a subprocess over tiny fake notebooks (no TensorFlow), in a
 temporary build folder, and checks what the learner sees (one line per event, no traceback) and what
 is kept (the last good numbers, every notebook that finished). Marked `slow`: CI runs them.
 """
@@ -18,7 +18,7 @@ import pytest
 from _mounts import fill, remount_read_only, tmpfs
 from test_runner import _notebook
 
-from utils import env
+from course import paths
 
 pytestmark = pytest.mark.slow
 
@@ -53,7 +53,7 @@ NOTEBOOKS = {
 
 
 class Course:
-    """`python -m utils ...` in a subprocess, over the fake notebooks, with its own build folder."""
+    """`python -m course ...` in a subprocess, over the fake notebooks, with its own build folder."""
 
     def __init__(self, tmp_path, build):
         self.notebooks, self.build, self.faults = tmp_path / "notebooks", build, tmp_path / "faults"
@@ -61,7 +61,7 @@ class Course:
         self.faults.mkdir()
         for name, body in NOTEBOOKS.items():
             _notebook(self.notebooks / f"{name}.ipynb", body, params=PARAMETERS)
-        self.driver = (f"import sys; sys.path.insert(0, {str(env.REPO_ROOT)!r}); from pathlib import Path; "
+        self.driver = (f"import sys; sys.path.insert(0, {str(paths.REPO_ROOT)!r}); from pathlib import Path; "
                        f"from utils import runner, __main__; runner.NOTEBOOK_DIR = Path({str(self.notebooks)!r}); "
                        "sys.exit(__main__.main(sys.argv[1:]))")
         self.env = {**os.environ, "COURSE_BUILD_DIR": str(build), "FAULT_DIR": str(self.faults)}

@@ -1,4 +1,4 @@
-"""utils.images.link_folder: image_dataset_from_directory reads exactly the photos the folder check kept."""
+"""course.images.link_folder: image_dataset_from_directory reads exactly the photos the folder check kept."""
 
 import os
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from utils import images
+from course import images
 
 keras = pytest.importorskip("keras")
 

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from conftest import write_idx
-from utils import data, grocery
-from utils.data import DamagedDataError
+from course import data, grocery, paths
+from course.data import DamagedDataError
 
 RNG = np.random.default_rng(0)
 GOOD = {  # random content: gzip cannot shrink it to a few bytes, so damage lands in real data
@@ -76,7 +76,7 @@ def test_a_damaged_mnist_file_is_named_with_the_fix(course_env, file, damage, wh
     assert f"{path} is damaged: " in message, message
     assert any(w in message for w in ((words,) if isinstance(words, str) else words)), message
     if where == "mirror":
-        assert "offline mirror holds a damaged copy" in message and "python -m utils download mnist --to" in message
+        assert "offline mirror holds a damaged copy" in message and "python -m course download mnist --to" in message
     else:
         assert f"Delete {folder} and run again" in message
     assert "mnist" not in data.sources() or "train /" not in data.sources()["mnist"], "nothing is recorded as loaded"
@@ -138,11 +138,11 @@ def test_a_relative_mirror_means_the_folder_it_was_typed_in(tmp_path, monkeypatc
     monkeypatch.setenv("COURSE_CACHE_DIR", "~/cache")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.delitem(os.sys.modules, "ipykernel", raising=False)
-    assert data.mirror_dir() == kernel / "mirror", "a script: its own folder"
+    assert paths.mirror_dir() == kernel / "mirror", "a script: its own folder"
     monkeypatch.setitem(os.sys.modules, "ipykernel", object())
-    assert data.mirror_dir() == typed / "mirror", "a notebook kernel (started in notebooks/): where the shell was"
-    assert data.cache_dir() == tmp_path / "home" / "cache"
-    data.resolve_environment()
+    assert paths.mirror_dir() == typed / "mirror", "a notebook kernel (started in notebooks/): where the shell was"
+    assert paths.cache_dir() == tmp_path / "home" / "cache"
+    paths.resolve_environment()
     assert os.environ["COURSE_DATA_DIR"] == str(typed / "mirror")
 
 
@@ -225,7 +225,7 @@ def test_a_truncated_photo_is_named_before_training(grocery_root):
     with pytest.raises(grocery.GroceryFormatError) as err:
         g.sample(None)
     assert "test/Oatly/Oatly_2.jpg: corrupt or truncated image data" in str(err.value)
-    assert "python -m utils download grocery" in str(err.value)
+    assert "python -m course download grocery" in str(err.value)
     kept = g.sample(None, skip_bad=True)
     assert len(kept["test"]) == 8 and not kept["test"]["path"].str.endswith("Oatly_2.jpg").any()
     assert len(kept["train"]) == 9

@@ -22,8 +22,8 @@ import numpy as np
 import pytest
 from PIL import Image, features
 
-from utils import images
-from utils.images import ImageFolderError, scan_image_folder
+from course import images
+from course.images import ImageFolderError, scan_image_folder
 
 tf = pytest.importorskip("tensorflow")
 

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from utils import env, runner
+from course import paths, runner
 
 NOTEBOOKS = runner.notebooks()
 EXPECTED = [
@@ -51,8 +51,8 @@ def test_follows_the_template(path):
     cells = nb["cells"]
     text = "\n".join(_source(c) for c in cells if c["cell_type"] == "markdown")
     assert _source(cells[0]).startswith("# "), "first cell: the title as the only H1"
-    assert f"colab.research.google.com/github/{env.REPO_SLUG}/blob/main/notebooks/{path.name}" in text
-    assert f"github.com/{env.REPO_SLUG}/blob/main/notebooks/{path.name}" in text
+    assert f"colab.research.google.com/github/{paths.REPO_SLUG}/blob/main/notebooks/{path.name}" in text
+    assert f"github.com/{paths.REPO_SLUG}/blob/main/notebooks/{path.name}" in text
     for heading in ("## Overview", "## Setup", "## Parameters", "## What changed from the original tutorial",
                     "## Exercises"):
         assert re.search(rf"^{re.escape(heading)}", text, re.M), f"missing section {heading!r}"
@@ -63,7 +63,7 @@ def test_follows_the_template(path):
 def test_setup_cell_is_the_shared_one(path):
     setup = _setup_cell(_load(path))
     assert setup == _setup_cell(_load(NOTEBOOKS[-1])), "every notebook opens with the same setup cell"
-    assert f'REPO = "https://github.com/{env.REPO_SLUG}"' in setup
+    assert f'REPO = "https://github.com/{paths.REPO_SLUG}"' in setup
     assert "utils.setup()" in setup
 
 

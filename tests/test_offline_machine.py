@@ -1,6 +1,6 @@
 """A newcomer's laptop without network: a fresh clone, no mirror, no caches, and no COURSE_OFFLINE flag.
 
-`python -m utils run` (all six notebooks, smoke mode) must complete, every dataset and every network
+`python -m course run` (all six notebooks, smoke mode) must complete, every dataset and every network
 replaced by an announced stand-in, decided by what can be had, not by a flag nobody sets. The child
 processes get an HTTP(S) proxy on a closed 127.0.0.1 port: every download attempt is refused at once,
 as on a machine without network, and nothing can reach the internet even where there is one.
@@ -13,7 +13,7 @@ import pytest
 from local_server import closed_port_url
 from notebook_runs import clean_environ, each_notebook, run_all
 
-from utils import env
+from course import paths
 
 pytestmark = pytest.mark.slow
 
@@ -23,11 +23,11 @@ KNOWN: dict[str, str] = {}
 
 @pytest.fixture(scope="module")
 def fresh_run(tmp_path_factory):
-    if not (env.REPO_ROOT / ".git").exists():
+    if not (paths.REPO_ROOT / ".git").exists():
         pytest.skip("needs a git checkout of the course to clone")
     tmp = tmp_path_factory.mktemp("fresh-machine")
     clone = tmp / "course"
-    subprocess.run(["git", "clone", "--quiet", str(env.REPO_ROOT), str(clone)], check=True, timeout=120)
+    subprocess.run(["git", "clone", "--quiet", str(paths.REPO_ROOT), str(clone)], check=True, timeout=120)
     (tmp / "home").mkdir()
     nowhere = closed_port_url("").rstrip("/")
     environ = clean_environ(HOME=str(tmp / "home"), KERAS_HOME=str(tmp / "keras"), TFHUB_CACHE_DIR=str(tmp / "tfhub"),

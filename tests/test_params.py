@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 
 import utils
-from utils import env, params, runner
-from utils.params import ParameterError, check_parameters
+from course import params, paths, runner, runs
+from course.params import ParameterError, check_parameters
 
-NOTEBOOKS = sorted((env.REPO_ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+NOTEBOOKS = sorted((paths.REPO_ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 
 def _parameter_cell(path):
@@ -39,11 +39,11 @@ def _defaults(path, smoke):
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_every_parameter_of_every_notebook_has_a_spec(path):
-    """A new parameter cannot go unchecked: it needs an entry in utils.params.SPECS."""
+    """A new parameter cannot go unchecked: it needs an entry in course.params.SPECS."""
     names = _names(path)
     assert names, "the pattern still finds the parameters"
     missing = [n for n in names if n not in params.SPECS]
-    assert not missing, f"{path.stem}: add these to utils.params.SPECS: {missing}"
+    assert not missing, f"{path.stem}: add these to course.params.SPECS: {missing}"
     assert params.declared_parameters()[path.stem] == tuple(names)
 
 
@@ -51,10 +51,10 @@ def test_every_parameter_of_every_notebook_has_a_spec(path):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_every_notebooks_defaults_pass_in_both_modes(path, smoke, monkeypatch):
     monkeypatch.setenv("COURSE_SMOKE", "1" if smoke else "0")
-    monkeypatch.setattr(env, "_RUN_PARAMETERS", {})
+    monkeypatch.setattr(runs, "_RUN_PARAMETERS", {})
     defaults = _defaults(path, smoke)
     checked = check_parameters({**defaults, "np": np, "other_global": 1})  # the notebook is recognised
-    assert checked == defaults and env.run_parameters() == defaults
+    assert checked == defaults and runs.run_parameters() == defaults
 
 
 # (parameter, bad value, words the message must hold besides the name and value); notebook None = any
@@ -152,12 +152,12 @@ def test_notebook_specific_values(notebook, name, value, accepted):
 
 def test_check_parameters_lists_every_problem_and_records_nothing(monkeypatch):
     monkeypatch.setenv("COURSE_SMOKE", "1")
-    monkeypatch.setattr(env, "_RUN_PARAMETERS", {"OLD": 1})
+    monkeypatch.setattr(runs, "_RUN_PARAMETERS", {"OLD": 1})
     namespace = {**_defaults(NOTEBOOKS[0], True), "EPOCHS": 0, "INITIAL_LR": -0.01}
     with pytest.raises(ParameterError) as err:
         utils.check_parameters(namespace)
     assert "EPOCHS=0" in str(err.value) and "INITIAL_LR=-0.01" in str(err.value)
-    assert env.run_parameters() == {"OLD": 1}, "nothing is recorded from a refused run"
+    assert runs.run_parameters() == {"OLD": 1}, "nothing is recorded from a refused run"
 
 
 def test_smoke_edited_in_the_parameters_cell_sets_the_recorded_mode(monkeypatch, capsys):
@@ -166,7 +166,7 @@ def test_smoke_edited_in_the_parameters_cell_sets_the_recorded_mode(monkeypatch,
     defaults = _defaults(NOTEBOOKS[0], True)
     assert defaults["SMOKE"] is True and defaults["EPOCHS"] == 2
     check_parameters(defaults)
-    assert env.mode() == "smoke" and "this run is smoke mode" in capsys.readouterr().out
+    assert paths.mode() == "smoke" and "this run is smoke mode" in capsys.readouterr().out
 
 
 def test_check_count_and_unknown_names():
@@ -236,10 +236,10 @@ def test_the_runner_accepts_good_values_including_notebook_specific_ones():
 
 
 def test_relative_course_folders_are_resolved_where_the_user_typed_them(tmp_path):
-    """`python -m utils datasets` finds a relative mirror only where the notebooks will find it too."""
+    """`python -m course datasets` finds a relative mirror only where the notebooks will find it too."""
     (tmp_path / "mirror" / "mnist").mkdir(parents=True)
-    environ = {**os.environ, "COURSE_DATA_DIR": "mirror", "COURSE_CACHE_DIR": "cache", "PYTHONPATH": str(env.REPO_ROOT)}
-    done = subprocess.run([sys.executable, "-m", "utils", "datasets"], cwd=tmp_path, env=environ,
+    environ = {**os.environ, "COURSE_DATA_DIR": "mirror", "COURSE_CACHE_DIR": "cache", "PYTHONPATH": str(paths.REPO_ROOT)}
+    done = subprocess.run([sys.executable, "-m", "course", "datasets"], cwd=tmp_path, env=environ,
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert f"mirror (COURSE_DATA_DIR): {tmp_path / 'mirror'}" in done.stdout

@@ -3,6 +3,7 @@
 import pytest
 from notebook_runs import each_notebook, run_all
 
+from course import paths
 from utils import env
 
 keras = pytest.importorskip("keras")
@@ -55,7 +56,7 @@ def mixed_run(tmp_path_factory):
     import os
 
     environ = {**os.environ, "COURSE_PRECISION": "mixed_float16", "COURSE_OFFLINE": "1", "COURSE_SMOKE": "1"}
-    return run_all(env.REPO_ROOT, environ, tmp_path_factory.mktemp("mixed-precision") / "build")
+    return run_all(paths.REPO_ROOT, environ, tmp_path_factory.mktemp("mixed-precision") / "build")
 
 
 @pytest.mark.slow

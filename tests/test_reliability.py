@@ -16,7 +16,7 @@ import time
 import numpy as np
 import pytest
 
-from utils import env, runner
+from course import paths, runner
 
 pytestmark = pytest.mark.slow
 
@@ -29,12 +29,12 @@ TRAINER = textwrap.dedent(
     """
     import json, os, signal, sys, time
     sys.path.insert(0, {repo!r})
-    import numpy as np, keras, utils
+    import numpy as np, keras, utils, course.runs, course.paths
 
     utils.set_seed(0)
     log, weights_dir = sys.argv[1], sys.argv[2]
     LEARNING_RATE, EPOCHS = float(os.environ.get("LEARNING_RATE", "0.01")), 6
-    utils.env.set_run_parameters({{"LEARNING_RATE": LEARNING_RATE, "EPOCHS": EPOCHS}})
+    course.runs.set_run_parameters({{"LEARNING_RATE": LEARNING_RATE, "EPOCHS": EPOCHS}})
     x = np.random.default_rng(0).random((256, 8)).astype("float32")
     y = (x.sum(axis=1) > 4).astype("float32")
     model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(4, activation="relu"), keras.layers.Dense(1)])
@@ -58,7 +58,7 @@ TRAINER = textwrap.dedent(
     class FillDisk(keras.callbacks.Callback):  # runs before BackupAndRestore saves
         def on_epoch_end(self, epoch, logs=None):
             if epoch == int(os.environ.get("FILL_AT_EPOCH", "-1")):
-                with open(os.path.join(utils.env.build_dir(), "filler"), "wb", buffering=0) as f:
+                with open(os.path.join(course.paths.build_dir(), "filler"), "wb", buffering=0) as f:
                     try:
                         while True:
                             f.write(b"x" * 4096)
@@ -89,7 +89,7 @@ class Trainer:
 
     def __init__(self, tmp_path, build):
         self.script = tmp_path / "train.py"
-        self.script.write_text(TRAINER.format(repo=str(env.REPO_ROOT)))
+        self.script.write_text(TRAINER.format(repo=str(paths.REPO_ROOT)))
         self.log, self.weights = tmp_path / "events.jsonl", tmp_path / "weights"
         self.weights.mkdir()
         self.backups = build / "runs" / "resume_test" / "backups"
@@ -218,7 +218,7 @@ REPEATABLE = ["01_mnist_dense", "04_hotdog_fine_tuning"]
 
 @pytest.mark.parametrize("name", REPEATABLE)
 def test_two_smoke_runs_record_identical_metrics(name, tmp_path, monkeypatch):
-    path = env.REPO_ROOT / "notebooks" / f"{name}.ipynb"
+    path = paths.REPO_ROOT / "notebooks" / f"{name}.ipynb"
     records = []
     for attempt in range(2):
         monkeypatch.setenv("COURSE_BUILD_DIR", str(tmp_path / f"build{attempt}"))
@@ -255,12 +255,12 @@ def _ran_before_the_error(executed):
 
 @pytest.mark.parametrize("name, params, words", BAD_NOTEBOOK_PARAMETERS)
 def test_bad_parameter_stops_the_notebook_before_any_training(name, params, words, tmp_path, monkeypatch):
-    path = env.REPO_ROOT / "notebooks" / f"{name}.ipynb"
+    path = paths.REPO_ROOT / "notebooks" / f"{name}.ipynb"
     monkeypatch.setenv("COURSE_BUILD_DIR", str(tmp_path / "build"))
     import papermill
 
     assert set(params) <= set(papermill.inspect_notebook(str(path))), "the notebook has these parameters"
-    # `python -m utils run` refuses most of these before a kernel starts (utils.params); the notebook itself
+    # `python -m course run` refuses most of these before a kernel starts (course.params); the notebook itself
     # must stop too, for a learner who edits its parameters cell: execute it without the runner's check.
     record = runner.execute(path, params, full=False)
     assert words in record.get("error", ""), record.get("error")

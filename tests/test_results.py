@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from utils import data, results
+from course import data, results
 
 
 def test_record_results_writes_mode_data_and_rounded_metrics(course_env, capsys):

@@ -1,4 +1,4 @@
-"""`python -m utils run`: notebook selection, parameters, papermill execution, results.json."""
+"""`python -m course run`: notebook selection, parameters, papermill execution, results.json."""
 
 import json
 import subprocess
@@ -7,14 +7,14 @@ import sys
 import nbformat
 import pytest
 
-from utils import env, runner
+from course import paths, runner
 
 
 def _notebook(path, body, params="EPOCHS = 1"):
     nb = nbformat.v4.new_notebook()
     p = nbformat.v4.new_code_cell(params)
     p.metadata["tags"] = ["parameters"]
-    setup = f"import sys; sys.path.insert(0, {str(env.REPO_ROOT)!r}); import utils"
+    setup = f"import sys; sys.path.insert(0, {str(paths.REPO_ROOT)!r}); import utils"
     nb.cells = [nbformat.v4.new_code_cell(setup), p, nbformat.v4.new_code_cell(body)]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, path)
@@ -39,7 +39,7 @@ def test_kernels_draw_inline_figures_even_when_the_caller_chose_a_backend(notebo
     _notebook(notebook_dir / "04_plot.ipynb",
               'import matplotlib.pyplot as plt\nplt.plot([1, 2])\nutils.record_results("04_plot", n=1)')
     assert runner.run(["04"], {}, full=False) == 0
-    executed = json.loads((env.build_dir() / "04_plot.ipynb").read_text())
+    executed = json.loads((paths.build_dir() / "04_plot.ipynb").read_text())
     outputs = [o for c in executed["cells"] for o in c.get("outputs", [])]
     assert any("image/png" in o.get("data", {}) for o in outputs), "the figure was not shown inline"
 
@@ -65,21 +65,21 @@ def test_parameters_are_python_literals_or_strings():
 def test_unknown_parameter_is_refused_before_anything_runs(notebook_dir):
     with pytest.raises(SystemExit, match="has no parameter EPOCH. Its parameters: EPOCHS"):
         runner.run(["01"], {"EPOCH": 3}, full=False)
-    assert not (env.build_dir() / "results.json").exists()
+    assert not (paths.build_dir() / "results.json").exists()
 
 
 def test_run_executes_records_and_tabulates(notebook_dir, capsys):
     code = runner.run(["01", "02", "03"], {"EPOCHS": 4}, full=False)
     assert code == 1, "a failing notebook makes the exit code non-zero"
-    records = {r["notebook"]: r for r in json.loads((env.build_dir() / "results.json").read_text())}
+    records = {r["notebook"]: r for r in json.loads((paths.build_dir() / "results.json").read_text())}
     assert records["01_alpha"]["metrics"] == {"epochs": 4.0, "smoke": 1.0}
     assert records["01_alpha"]["mode"] == "smoke" and records["01_alpha"]["seconds"] > 0
     assert records["01_alpha"]["parameters"] == {"EPOCHS": 4}
     assert "broken on purpose" in records["02_beta_fails"]["error"]
     assert records["03_gamma"]["metrics"] == {"test_accuracy": 0.5}
-    assert (env.build_dir() / "01_alpha.ipynb").exists(), "the executed copy is kept"
-    assert json.loads((env.build_dir() / "metrics" / "01_alpha.json").read_text())["metrics"]["epochs"] == 4.0
-    assert not (env.build_dir() / "metrics" / "02_beta_fails.json").exists()
+    assert (paths.build_dir() / "01_alpha.ipynb").exists(), "the executed copy is kept"
+    assert json.loads((paths.build_dir() / "metrics" / "01_alpha.json").read_text())["metrics"]["epochs"] == 4.0
+    assert not (paths.build_dir() / "metrics" / "02_beta_fails.json").exists()
     out = capsys.readouterr().out
     assert "test_accuracy=0.5" in out and "FAILED: ValueError: broken on purpose" in out
 
@@ -87,18 +87,18 @@ def test_run_executes_records_and_tabulates(notebook_dir, capsys):
 def test_full_mode_reaches_the_notebook_and_results_merge(notebook_dir):
     assert runner.run(["03"], {}, full=False) == 0
     assert runner.run(["01"], {}, full=True) == 0
-    records = {r["notebook"]: r for r in json.loads((env.build_dir() / "results.json").read_text())}
+    records = {r["notebook"]: r for r in json.loads((paths.build_dir() / "results.json").read_text())}
     assert set(records) == {"01_alpha", "03_gamma"}, "a later run adds to earlier results"
     assert records["01_alpha"]["mode"] == "full" and records["01_alpha"]["metrics"]["smoke"] == 0.0
 
 
 def test_a_later_smoke_or_failed_run_never_replaces_the_last_good_full_copy(notebook_dir):
     """build/NN.ipynb is the latest attempt; the last successful full run's copy stays in build/full/."""
-    kept = env.build_dir() / runner.FULL_COPIES / "01_alpha.ipynb"
+    kept = paths.build_dir() / runner.FULL_COPIES / "01_alpha.ipynb"
     assert runner.run(["01"], {"EPOCHS": 7}, full=True) == 0
     assert kept.exists() and "EPOCHS = 7" in kept.read_text()
     assert runner.run(["01"], {"EPOCHS": 2}, full=False) == 0
-    assert "EPOCHS = 2" in (env.build_dir() / "01_alpha.ipynb").read_text(), "the latest attempt, any mode"
+    assert "EPOCHS = 2" in (paths.build_dir() / "01_alpha.ipynb").read_text(), "the latest attempt, any mode"
     assert "EPOCHS = 7" in kept.read_text(), "a smoke run leaves the full run's copy alone"
     _notebook(notebook_dir / "01_alpha.ipynb", 'raise ValueError("broken later")')
     assert runner.run(["01"], {}, full=True) == 1
@@ -107,16 +107,16 @@ def test_a_later_smoke_or_failed_run_never_replaces_the_last_good_full_copy(note
 
 
 def test_cli_help_lists_the_commands():
-    out = subprocess.run([sys.executable, "-m", "utils", "--help"], capture_output=True, text=True,
-                         cwd=env.REPO_ROOT, check=True).stdout
+    out = subprocess.run([sys.executable, "-m", "course", "--help"], capture_output=True, text=True,
+                         cwd=paths.REPO_ROOT, check=True).stdout
     for command in ("run", "download", "datasets"):
         assert command in out
 
 
 def test_cli_download_refuses_offline(monkeypatch):
     monkeypatch.setenv("COURSE_OFFLINE", "1")
-    proc = subprocess.run([sys.executable, "-m", "utils", "download", "mnist"], capture_output=True, text=True,
-                          cwd=env.REPO_ROOT)
+    proc = subprocess.run([sys.executable, "-m", "course", "download", "mnist"], capture_output=True, text=True,
+                          cwd=paths.REPO_ROOT)
     assert proc.returncode == 2 and "COURSE_OFFLINE=1" in proc.stderr
 
 
@@ -148,16 +148,16 @@ def test_update_readme_replaces_only_the_marked_block(tmp_path):
 
 
 def test_readme_has_a_results_block():
-    text = (env.REPO_ROOT / "README.md").read_text()
+    text = (paths.REPO_ROOT / "README.md").read_text()
     assert runner.README_START in text and runner.README_END in text
 
 
 def _documented_runs():
-    """Every `python -m utils run ... NN -p NAME=VALUE` written in the README, data/README.md or a notebook."""
+    """Every `python -m course run ... NN -p NAME=VALUE` written in the README, data/README.md or a notebook."""
     import re
 
-    sources = [env.REPO_ROOT / "README.md", env.REPO_ROOT / "data" / "README.md", *runner.notebooks()]
-    pattern = re.compile(r"python -m utils run(?: --full)? (\d\d)((?: -p [A-Z_][A-Z0-9_]*=[^\s`\"'\\]+)+)")
+    sources = [paths.REPO_ROOT / "README.md", paths.REPO_ROOT / "data" / "README.md", *runner.notebooks()]
+    pattern = re.compile(r"python -m course run(?: --full)? (\d\d)((?: -p [A-Z_][A-Z0-9_]*=[^\s`\"'\\]+)+)")
     for source in sources:
         for number, pairs in pattern.findall(source.read_text(encoding="utf-8")):
             yield source.name, number, pairs.split(" -p ")[1:]
@@ -172,7 +172,7 @@ def test_every_documented_run_command_passes_the_parameter_check():
         try:
             runner.check_parameters(path, runner.parse_parameters(pairs))
         except SystemExit as err:
-            pytest.fail(f"{source}: `python -m utils run {number} -p {' -p '.join(pairs)}` is refused: {err}")
+            pytest.fail(f"{source}: `python -m course run {number} -p {' -p '.join(pairs)}` is refused: {err}")
 
 
 def test_results_keep_one_record_per_notebook_and_mode(course_env):
@@ -193,7 +193,7 @@ def test_a_failed_rerun_keeps_the_last_good_numbers_and_says_so(notebook_dir, ca
     assert runner.run(["04"], {"EPOCHS": 9}, full=False) == 1
     out = capsys.readouterr().out
     assert "FAILED: AssertionError: too many epochs (the last good numbers, epochs=2 from " in out
-    (record,) = json.loads((env.build_dir() / "results.json").read_text())
+    (record,) = json.loads((paths.build_dir() / "results.json").read_text())
     assert record["metrics"] == {"epochs": 2.0} and record["parameters"] == {"EPOCHS": 2}
     assert record["last_attempt"]["error"] == "AssertionError: too many epochs"
     assert record["last_attempt"]["parameters"] == {"EPOCHS": 9}
@@ -220,12 +220,12 @@ def test_a_relative_build_dir_reaches_the_kernel_as_an_absolute_path(notebook_di
 
 def test_a_damaged_results_file_is_set_aside_named_and_its_records_kept(notebook_dir, capsys):
     assert runner.run(["01", "03"], {}, full=False) == 0
-    path = env.build_dir() / "results.json"
+    path = paths.build_dir() / "results.json"
     path.write_text(path.read_text()[:-40])  # cut short, as by a crash in an older version
     capsys.readouterr()
     assert runner.run(["01"], {"EPOCHS": 5}, full=False) == 0
     out = capsys.readouterr().out
-    (aside,) = [p.name for p in env.build_dir().glob("results.json.damaged-*")]
+    (aside,) = [p.name for p in paths.build_dir().glob("results.json.damaged-*")]
     assert f"{path} is not valid JSON" in out and f"kept it as {aside}" in out
     records = {r["notebook"]: r for r in json.loads(path.read_text())}
     assert records["01_alpha"]["metrics"]["epochs"] == 5.0 and records["03_gamma"]["metrics"] == {"test_accuracy": 0.5}
@@ -238,5 +238,5 @@ def test_the_kernels_own_messages_go_to_its_log_not_the_terminal(notebook_dir, c
     assert runner.run(["04"], {}, full=False) == 0
     captured = capfd.readouterr()
     assert "low-level kernel message" not in captured.out + captured.err
-    log = (env.build_dir() / "logs" / "04_noisy.smoke.log").read_text()
+    log = (paths.build_dir() / "logs" / "04_noisy.smoke.log").read_text()
     assert "=== 04_noisy (smoke)" in log and "low-level kernel message" in log

@@ -19,12 +19,12 @@ import numpy as np
 import pytest
 
 import utils
-from utils import data, env, results, runner, runs
+from course import data, paths, results, runner, runs
 
 
 @pytest.fixture
 def build(course_env, monkeypatch):
-    monkeypatch.setattr(env, "_RUN_PARAMETERS", {})
+    monkeypatch.setattr(runs, "_RUN_PARAMETERS", {})
     monkeypatch.setattr(runs, "_CHOSEN", {})
     return course_env["tmp"] / "build"
 
@@ -44,15 +44,15 @@ def _keras_like_backup(folder, epoch=2, values=(1.0, 2.0)):
 
 
 def test_backup_folder_is_keyed_by_parameters_extra_mode_and_data(build, monkeypatch):
-    env.set_run_parameters({"LEARNING_RATE": 0.01, "EPOCHS": 6})
+    runs.set_run_parameters({"LEARNING_RATE": 0.01, "EPOCHS": 6})
     first = utils.backup_dir("01_x", "head")
     assert first == utils.backup_dir("01_x", "head"), "the same setting gets the same folder"
     assert first.startswith(str(build / "runs" / "01_x" / "backups" / "head-smoke-"))
-    env.set_run_parameters({"LEARNING_RATE": 0.001, "EPOCHS": 6})
+    runs.set_run_parameters({"LEARNING_RATE": 0.001, "EPOCHS": 6})
     other_rate = utils.backup_dir("01_x", "head")
-    env.set_run_parameters({"LEARNING_RATE": 0.01, "EPOCHS": 3})
+    runs.set_run_parameters({"LEARNING_RATE": 0.01, "EPOCHS": 3})
     fewer_epochs = utils.backup_dir("01_x", "head")
-    env.set_run_parameters({"LEARNING_RATE": 0.01, "EPOCHS": 6})
+    runs.set_run_parameters({"LEARNING_RATE": 0.01, "EPOCHS": 6})
     extra = utils.backup_dir("01_x", "head", fine_tune_at=100)
     phase = utils.backup_dir("01_x", "fine")
     data.note_source("mnist", "STAND-IN: digits")
@@ -78,8 +78,8 @@ def test_without_checked_parameters_the_notebooks_upper_case_variables_key_the_b
 HOLDER = textwrap.dedent("""
     import sys, time
     sys.path.insert(0, {repo!r})
-    import utils
-    utils.env.set_run_parameters({{"EPOCHS": 6}})
+    import utils, course.runs
+    course.runs.set_run_parameters({{"EPOCHS": 6}})
     print(utils.backup_dir("01_x", "head"), flush=True)
     print(utils.run_dir("01_x"), flush=True)
     time.sleep(60)
@@ -88,7 +88,7 @@ HOLDER = textwrap.dedent("""
 
 def _start_holder(tmp_path):
     script = tmp_path / "holder.py"
-    script.write_text(HOLDER.format(repo=str(env.REPO_ROOT)))
+    script.write_text(HOLDER.format(repo=str(paths.REPO_ROOT)))
     proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
     backup, run_folder = proc.stdout.readline().strip(), proc.stdout.readline().strip()
     assert backup and run_folder, "the holder process did not start"
@@ -99,7 +99,7 @@ def test_a_second_live_run_gets_its_own_fresh_backup_and_run_folder(build, tmp_p
     proc, theirs, their_run = _start_holder(tmp_path)
     try:
         _keras_like_backup(Path(theirs))
-        env.set_run_parameters({"EPOCHS": 6})
+        runs.set_run_parameters({"EPOCHS": 6})
         ours = utils.backup_dir("01_x", "head")
         assert ours == theirs + "-2" and os.listdir(ours) == [], "fresh, not theirs"
         out = capsys.readouterr().out
@@ -112,8 +112,8 @@ def test_a_second_live_run_gets_its_own_fresh_backup_and_run_folder(build, tmp_p
         proc.kill()
         proc.wait()
     # the holder is dead (kill -9 like): its lock is gone with it, and a new process resumes its backup
-    code = (f"import sys; sys.path.insert(0, {str(env.REPO_ROOT)!r}); import utils; "
-            "utils.env.set_run_parameters({'EPOCHS': 6}); print(utils.backup_dir('01_x', 'head'))")
+    code = (f"import sys; sys.path.insert(0, {str(paths.REPO_ROOT)!r}); import utils, course.runs; "
+            "course.runs.set_run_parameters({'EPOCHS': 6}); print(utils.backup_dir('01_x', 'head'))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.splitlines() == [f"Resuming 'head' from its backup after epoch 2 ({theirs}).", theirs]
 
@@ -137,7 +137,7 @@ DAMAGE = {
 
 @pytest.mark.parametrize("damage", DAMAGE)
 def test_a_damaged_backup_is_moved_aside_announced_and_never_given_to_keras(build, damage, capsys):
-    env.set_run_parameters({"EPOCHS": 6})
+    runs.set_run_parameters({"EPOCHS": 6})
     folder = utils.backup_dir("01_x", "head")
     _keras_like_backup(Path(folder))
     DAMAGE[damage](Path(folder))
@@ -151,7 +151,7 @@ def test_a_damaged_backup_is_moved_aside_announced_and_never_given_to_keras(buil
 
 
 def test_a_sound_backup_is_resumed_and_announced(build, capsys):
-    env.set_run_parameters({"EPOCHS": 6})
+    runs.set_run_parameters({"EPOCHS": 6})
     folder = utils.backup_dir("01_x", "head")
     _keras_like_backup(Path(folder), epoch=3)
     assert runs.check_backup(Path(folder)) is None
@@ -185,19 +185,19 @@ def test_stale_backups_are_deleted_live_and_recent_ones_kept(build, tmp_path):
 
 
 def test_run_dir_fresh_empties_only_its_own_folder(build):
-    logs = env.run_dir("01_x", "logs")
+    logs = runs.run_dir("01_x", "logs")
     (logs / "events").write_text("x")
-    (env.run_dir("01_x") / "model.keras").write_text("x")
-    assert not any(env.run_dir("01_x", "logs", fresh=True).iterdir())
-    assert (env.run_dir("01_x") / "model.keras").exists()
-    assert sorted(p.name for p in env.run_dir("01_x").iterdir()) == ["logs", "model.keras"]
+    (runs.run_dir("01_x") / "model.keras").write_text("x")
+    assert not any(runs.run_dir("01_x", "logs", fresh=True).iterdir())
+    assert (runs.run_dir("01_x") / "model.keras").exists()
+    assert sorted(p.name for p in runs.run_dir("01_x").iterdir()) == ["logs", "model.keras"]
 
 
 def test_relative_build_and_results_folders_are_made_absolute(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("PWD", str(tmp_path))
     monkeypatch.setenv("COURSE_BUILD_DIR", "some/build")
-    assert env.build_dir() == tmp_path / "some" / "build"
+    assert paths.build_dir() == tmp_path / "some" / "build"
     monkeypatch.setenv("COURSE_RESULTS_DIR", "some/metrics")
     assert results.metrics_dir() == tmp_path / "some" / "metrics"
 
@@ -262,7 +262,7 @@ def test_markdown_and_the_results_command_publish_the_good_numbers(build, capsys
                    "was interrupted: interrupted by Ctrl-C) |")
     readme = tmp_path / "README.md"
     readme.write_text(f"{runner.README_START}\n{runner.README_END}\n")
-    monkeypatch.setattr(env, "REPO_ROOT", tmp_path)
+    monkeypatch.setattr(paths, "REPO_ROOT", tmp_path)
     assert runner.results_command(readme=True) == 0
     assert "test_accuracy 0.9" in readme.read_text() and "failed" not in readme.read_text()
     assert "the latest attempt (2024-01-02 10:00:00) interrupted" in capsys.readouterr().err
@@ -293,7 +293,7 @@ def test_results_survive_a_deleted_results_file(build):
 RACER = textwrap.dedent("""
     import sys
     sys.path.insert(0, {repo!r})
-    from utils import results
+    from course import results
     for i in range({count}):
         results.save_attempt({{"notebook": "n{{}}-{{}}".format(sys.argv[1], i), "mode": "smoke", "metrics": {{"i": i}},
                               "seconds": 0.0, "data": ""}})
@@ -302,7 +302,7 @@ RACER = textwrap.dedent("""
 
 def test_processes_saving_at_once_keep_every_record(build, tmp_path):
     script = tmp_path / "racer.py"
-    script.write_text(RACER.format(repo=str(env.REPO_ROOT), count=25))
+    script.write_text(RACER.format(repo=str(paths.REPO_ROOT), count=25))
     procs = [subprocess.Popen([sys.executable, str(script), str(n)]) for n in range(4)]
     assert [p.wait(timeout=120) for p in procs] == [0, 0, 0, 0]
     stored = json.loads(results.results_path().read_text())
@@ -312,7 +312,7 @@ def test_processes_saving_at_once_keep_every_record(build, tmp_path):
 SAME_KEY = textwrap.dedent("""
     import sys
     sys.path.insert(0, {repo!r})
-    from utils import results
+    from course import results
     good = sys.argv[1] == "good"
     for i in range(30):
         attempt = {{"notebook": "01_x", "mode": "smoke", "metrics": {{"i": i}} if good else {{}}, "seconds": 0.0,
@@ -323,7 +323,7 @@ SAME_KEY = textwrap.dedent("""
 
 def test_a_failure_saved_at_the_same_time_as_a_success_never_hides_it(build, tmp_path):
     script = tmp_path / "same_key.py"
-    script.write_text(SAME_KEY.format(repo=str(env.REPO_ROOT)))
+    script.write_text(SAME_KEY.format(repo=str(paths.REPO_ROOT)))
     procs = [subprocess.Popen([sys.executable, str(script), kind]) for kind in ("good", "failed")]
     assert [p.wait(timeout=120) for p in procs] == [0, 0]
     (stored,) = json.loads(results.results_path().read_text())

@@ -1,4 +1,4 @@
-"""The course website (`python -m utils site`): built offline, and read in a real browser.
+"""The course website (`python -m course site`): built offline, and read in a real browser.
 
 The first tests build the site from small executed notebooks written here (no TensorFlow, a few seconds
 each). The slow test runs every lesson in smoke mode, builds the site from that run and opens every page
@@ -28,14 +28,14 @@ from pathlib import Path
 
 import pytest
 
-from utils import env, runner, site
+from course import paths, runner, site
 
 STEMS = [p.stem for p in runner.notebooks()]
 CHROMIUM = os.environ.get("COURSE_CHROMIUM", "/usr/bin/chromium")
 # Debian's Chromium as root, in a closed network: the flags that keep it from calling home.
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-SCREENSHOTS = env.REPO_ROOT / "build" / "site-screenshots"
+SCREENSHOTS = paths.REPO_ROOT / "build" / "site-screenshots"
 
 
 # --- no network while building ------------------------------------------------------------------------------
@@ -137,7 +137,7 @@ def _executed(stem, mode="smoke", error=None, solutions=False, offline=True, sta
 
 @pytest.fixture
 def build(tmp_path, monkeypatch):
-    """An empty build folder, as `python -m utils run` would fill it."""
+    """An empty build folder, as `python -m course run` would fill it."""
     folder = tmp_path / "build"
     folder.mkdir()
     monkeypatch.setenv("COURSE_BUILD_DIR", str(folder))
@@ -181,8 +181,8 @@ def test_smoke_site_has_every_page_a_warning_banner_and_no_web_resources(build):
         assert not re.findall(r"""<(?:script|img|link|source|iframe)\b[^>]*(?:src|href)=["']?(?:https?:)?//""", text), name
 
     lesson = _page(out, f"{first}.html")
-    assert f'href="https://colab.research.google.com/github/{env.REPO_SLUG}/blob/main/notebooks/{first}.ipynb"' in lesson
-    assert f'href="https://github.com/{env.REPO_SLUG}/blob/main/notebooks/{first}.ipynb"' in lesson
+    assert f'href="https://colab.research.google.com/github/{paths.REPO_SLUG}/blob/main/notebooks/{first}.ipynb"' in lesson
+    assert f'href="https://github.com/{paths.REPO_SLUG}/blob/main/notebooks/{first}.ipynb"' in lesson
     assert "oneDNN custom operations" not in lesson and "absl::InitializeLog" not in lesson  # native log noise
     assert "UserWarning: a real warning" in lesson  # what the code itself warns stays
     # The contents list the heading with its code, and link to it (mkdocs-jupyter would drop `plot()`).
@@ -224,9 +224,9 @@ def test_full_site_is_labelled_full_only_when_every_lesson_ran_in_full_mode(buil
 
 
 def test_full_builds_from_the_kept_full_runs_after_a_later_smoke_run(build):
-    """`python -m utils site --full` shows the last good full runs (build/full/), also when a smoke run
+    """`python -m course site --full` shows the last good full runs (build/full/), also when a smoke run
     (pytest, a quick check) has since replaced build/NN.ipynb."""
-    with pytest.raises(site.SiteError, match="python -m utils run --full"):
+    with pytest.raises(site.SiteError, match="python -m course run --full"):
         site.build(full=True)
     _write_run(build, mode="full")
     kept = build / runner.FULL_COPIES
@@ -263,7 +263,7 @@ def test_a_damaged_results_file_does_not_stop_the_site(build):
 
 
 def test_lessons_not_run_are_listed_and_an_empty_build_is_refused(build):
-    with pytest.raises(site.SiteError, match="python -m utils run"):
+    with pytest.raises(site.SiteError, match="python -m course run"):
         site.build()
     _write_run(build, mode="full", skip=STEMS[2:3])
     out = site.build()
@@ -290,7 +290,7 @@ def test_data_sources_are_classified():
                      "flowers": "cache"}
 
 
-@pytest.mark.parametrize("path", sorted((env.REPO_ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")), ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", sorted((paths.REPO_ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")), ids=lambda p: p.stem)
 def test_every_lesson_gets_its_solutions_page_and_keeps_its_exercises(path):
     """03 wrote `## Exercises` and `## Solutions` in one cell: its solutions stayed in the lesson, and the site
     had no solutions page for it."""
@@ -372,9 +372,9 @@ def _smoke_run(build: Path) -> bool:
         return False
     # conftest.py sets MPLBACKEND=Agg for the test suite; kernels that inherit it draw no figures at all.
     run_env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
-    proc = subprocess.run([sys.executable, "-m", "utils", "run"], cwd=env.REPO_ROOT, capture_output=True, text=True,
+    proc = subprocess.run([sys.executable, "-m", "course", "run"], cwd=paths.REPO_ROOT, capture_output=True, text=True,
                           env={**run_env, "COURSE_BUILD_DIR": str(build), "COURSE_SMOKE": "1"}, timeout=1500)
-    assert list(build.glob("[0-9][0-9]_*.ipynb")), f"`python -m utils run` left no notebooks:\n{proc.stdout[-3000:]}"
+    assert list(build.glob("[0-9][0-9]_*.ipynb")), f"`python -m course run` left no notebooks:\n{proc.stdout[-3000:]}"
     return True
 
 
@@ -448,9 +448,9 @@ def test_every_page_reads_in_chromium_from_a_smoke_run(build):
                 problems.append(f"{where} links within the page that lead nowhere: {sorted(set(dangling))}")
             stem = name.removesuffix(".html").removesuffix("_solutions")
             if stem in STEMS:
-                for key, url in (("colab", f"https://colab.research.google.com/github/{env.REPO_SLUG}/blob/main/notebooks/"
+                for key, url in (("colab", f"https://colab.research.google.com/github/{paths.REPO_SLUG}/blob/main/notebooks/"
                                            f"{stem}.ipynb"),
-                                 ("source", f"https://github.com/{env.REPO_SLUG}/blob/main/notebooks/{stem}.ipynb")):
+                                 ("source", f"https://github.com/{paths.REPO_SLUG}/blob/main/notebooks/{stem}.ipynb")):
                     link = page.locator(f'a[data-site-link="{key}"]')
                     if link.count() != 1 or link.get_attribute("href") != url or not link.is_visible():
                         problems.append(f"{where} no visible {key} link to {url}")

@@ -1,62 +1,49 @@
-"""The course's shared helpers: plumbing only, so that each notebook stays a lesson.
+"""The course's shared helpers for the lessons.
 
     import utils
     utils.setup()                                # versions, device, mode, seeds
     (x_train, y_train), (x_test, y_test) = utils.load_mnist()
     utils.plot_history(history)
-    utils.record_results("01_mnist_dense", test_accuracy=acc)
 
-Submodules: `env` (mode, seeds, devices), `data` (datasets), `images` (image folders),
-`backbones` (pretrained networks), `plots`, `results`, `runner` (`python -m utils run`),
-`augment` (augmentation grids, input-pipeline throughput), `projector` (checks an Embedding Projector folder),
-`hub` (TF Hub models under Keras 3), `grocery` (the Grocery Store Dataset's splits and classes),
-`params` (every notebook parameter's valid values: `utils.check_parameters(globals())`), `subsets`
-(subsets and validation splits checked against the data), `runs` (training backups `backup_dir`, locks,
-safe writes).
+The course's machinery (the runner, the site, downloads, checks, run records) is the `course` package
+beside this one; the names below that come from it are what the lessons call.
 Importing `utils` does not import TensorFlow; the functions that need it do.
 """
 
-from .data import (
-    DATASETS,
-    FASHION_CLASSES,
-    ChecksumError,
-    DamagedDataError,
-    DataUnavailableError,
-    UnsafeArchiveError,
-    load_fashion_mnist,
-    load_mnist,
-    locate,
-    resolve_environment,
-)
-from .env import SEED, get_strategy, in_colab, is_offline, is_smoke, mode, run_dir, set_seed, setup
-from .images import ImageFolderError, make_dataset, scan_image_folder
-from .params import ParameterError, check_count, check_parameters
-from .results import record_results
-from .runs import StorageError, backup_dir
-from .subsets import split_validation, take, take_per_class
+from course.data import FASHION_CLASSES, load_fashion_mnist, load_mnist, locate
+from course.images import ImageFolderError, make_dataset, scan_image_folder
+from course.params import ParameterError, check_parameters
+from course.paths import in_colab, is_smoke, resolve_environment
+from course.results import record_results
+from course.runs import StorageError, backup_dir, run_dir
+from course.subsets import split_validation, take, take_per_class
+
+from .env import SEED, set_seed, setup
 
 resolve_environment()  # relative COURSE_* folders and KERAS_HOME: resolved once, before Keras reads them
 
 
 def __getattr__(name):  # plots and backbones import matplotlib/keras: load them on first use
+    import importlib
+
     if name in {"plot_history", "show_images", "plot_confusion_matrix"}:
         from . import plots
 
         return getattr(plots, name)
     if name in {"load_backbone", "check_backbone", "BACKBONES", "choose_backbone", "load_classifier",
                 "decode_predictions"}:
-        from . import backbones
+        from course import backbones
 
         return getattr(backbones, name)
+    if name in {"backbones", "data", "grocery", "hub", "images"}:  # transitional: lessons still reach these
+        return importlib.import_module(f"course.{name}")
     raise AttributeError(f"module 'utils' has no attribute {name!r}")
 
 
 __all__ = [
-    "BACKBONES", "DATASETS", "FASHION_CLASSES", "SEED", "ChecksumError", "DamagedDataError", "DataUnavailableError",
-    "ImageFolderError", "ParameterError", "StorageError", "UnsafeArchiveError", "backup_dir", "check_backbone",
-    "check_count", "check_parameters", "get_strategy", "in_colab", "is_offline", "is_smoke",
-    "load_backbone", "load_fashion_mnist", "load_mnist", "locate", "make_dataset", "mode",
-    "plot_confusion_matrix", "plot_history", "record_results", "run_dir", "scan_image_folder",
-    "set_seed", "setup", "show_images", "split_validation", "take", "take_per_class",
-    "choose_backbone", "decode_predictions", "load_classifier",  # networks by what can be had (backbones)
+    "FASHION_CLASSES", "SEED", "set_seed", "ImageFolderError", "ParameterError", "StorageError", "backup_dir",
+    "check_parameters", "in_colab", "is_smoke", "load_fashion_mnist", "load_mnist", "locate", "make_dataset",
+    "plot_confusion_matrix", "plot_history", "record_results", "run_dir", "scan_image_folder", "setup",
+    "show_images", "split_validation", "take", "take_per_class",
+    "BACKBONES", "check_backbone", "choose_backbone", "decode_predictions", "load_backbone", "load_classifier",
 ]  # fmt: skip

@@ -1,125 +1,18 @@
-"""Where the course runs and how: smoke/full mode, offline flag, seeding, devices, run folders.
+"""The setup cell's call: quiet TensorFlow logs, seeds, precision, and a banner saying what runs where.
 
-Everything here is plumbing that every notebook needs in its first cell; none of it is a lesson.
-TensorFlow is imported lazily so that `python -m utils ...` and the unit tests start fast.
+TensorFlow is imported lazily so that importing `utils` stays fast.
 """
 
 from __future__ import annotations
 
 import os
 import platform
-import shutil
 import sys
-import time
-from pathlib import Path
+
+from course.paths import in_colab, is_offline, is_smoke, mode
 
 #: The seed every notebook uses unless told otherwise (issue: runs must repeat).
 SEED = 42
-
-#: Where the course lives on GitHub (Colab clones it; the notebooks' buttons point at it).
-REPO_SLUG = "image-classification-course/tensorflow-keras-course"
-
-#: Root of the course repository (the folder that holds `utils/` and `notebooks/`).
-REPO_ROOT = Path(__file__).resolve().parent.parent
-
-_TRUE = {"1", "true", "yes", "on"}
-
-
-def _flag(name: str) -> bool:
-    return os.environ.get(name, "").strip().lower() in _TRUE
-
-
-def is_smoke() -> bool:
-    """True when `COURSE_SMOKE=1`: tiny subsets and one or two epochs (tests and `python -m utils run`)."""
-    return _flag("COURSE_SMOKE")
-
-
-def is_offline() -> bool:
-    """True when `COURSE_OFFLINE=1`: nothing may touch the network (the test suite sets it).
-
-    Learners never need it: without network a download fails within seconds and the course falls back
-    (mirror, cache, another network, a stand-in) by what it can actually find.
-    """
-    return _flag("COURSE_OFFLINE")
-
-
-def in_colab() -> bool:
-    """True inside Google Colab."""
-    return "google.colab" in sys.modules
-
-
-def mode() -> str:
-    """`"smoke"` or `"full"`, as recorded in `build/results.json`."""
-    return "smoke" if is_smoke() else "full"
-
-
-def build_dir() -> Path:
-    """Where executed notebooks, metrics and run folders go (`COURSE_BUILD_DIR`, default `<repo>/build`).
-
-    Always absolute: a relative `COURSE_BUILD_DIR` means the folder it was typed in (`data.resolve_environment`),
-    and the runner hands kernels (which run in `notebooks/`) the absolute path.
-    """
-    from . import data
-
-    return data._env_folder("COURSE_BUILD_DIR") or REPO_ROOT / "build"
-
-
-_RUN_PARAMETERS: dict = {}
-
-
-def set_run_parameters(parameters: dict) -> None:
-    """Remember this run's checked parameters (`utils.check_parameters` calls it): they key its backups."""
-    _RUN_PARAMETERS.clear()
-    _RUN_PARAMETERS.update(parameters)
-
-
-def run_parameters() -> dict:
-    """The parameters this run was checked with (empty before `utils.check_parameters`)."""
-    return dict(_RUN_PARAMETERS)
-
-
-_RUN_ROOTS: dict[tuple, Path] = {}  # (build folder, notebook, mode) -> the run folder this process holds
-
-
-def _run_root(notebook: str) -> Path:
-    """`build/runs/<notebook>/<mode>`, or `<mode>-2`, ... when another live process holds that one."""
-    from . import runs
-
-    parent = build_dir() / "runs" / notebook
-    key = (str(parent), mode())
-    if key not in _RUN_ROOTS:
-        for n in range(1, 100):
-            name = mode() if n == 1 else f"{mode()}-{n}"
-            if runs.try_lock(parent / f".{name}.lock"):
-                break
-        if n > 1:
-            owner = runs.lock_owner(parent / f".{mode()}.lock")
-            print(f"Another live run of {notebook}{f' ({owner})' if owner else ''} is using {parent / mode()}; "
-                  f"this run uses {parent / name} so that neither overwrites the other's files.", flush=True)
-        _RUN_ROOTS[key] = parent / name
-    return _RUN_ROOTS[key]
-
-
-def run_dir(notebook: str, *parts: str, fresh: bool = False) -> Path:
-    """A notebook's own folder for saved models, logs and caches: `build/runs/<notebook>/<mode>/<parts>`.
-
-    Smoke and full runs get separate folders so that a smoke run never resumes from, or overwrites,
-    an hour of full-mode training. The folder belongs to this process while it lives: a second run of
-    the same notebook at the same time gets `<mode>-2` (announced), so two runs never write into, or
-    empty, each other's folder. `fresh=True` empties the folder first. Training backups have their own
-    folders: `utils.backup_dir`.
-    """
-    from . import runs
-
-    path = _run_root(notebook).joinpath(*parts)
-    if fresh and path.exists():
-        aside = path.with_name(f".{path.name}.old-{os.getpid()}-{time.time_ns()}")
-        try:
-            os.replace(path, aside)  # out of the way at once, even if deleting takes a while or fails
-        except OSError as err:
-            raise runs.storage_error(path.parent, err) from None
-        shutil.rmtree(aside, ignore_errors=True)
-    return runs.make_dir(path)
 
 
 def set_seed(seed: int = SEED, deterministic: bool | None = None) -> None:
@@ -137,27 +30,6 @@ def set_seed(seed: int = SEED, deterministic: bool | None = None) -> None:
         deterministic = not tf.config.list_physical_devices("GPU")
     if deterministic:
         tf.config.experimental.enable_op_determinism()
-
-
-def get_strategy():
-    """The `tf.distribute` strategy for this machine: TPU if present, several GPUs, else the default.
-
-    Build and compile models inside `with strategy.scope():` and the same code scales from a laptop to
-    a Colab TPU.
-    """
-    import tensorflow as tf
-
-    try:
-        resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
-        tf.config.experimental_connect_to_cluster(resolver)
-        tf.tpu.experimental.initialize_tpu_system(resolver)
-        return tf.distribute.TPUStrategy(resolver)
-    except (ValueError, RuntimeError, ImportError, tf.errors.NotFoundError):
-        pass
-    gpus = tf.config.list_physical_devices("GPU")
-    if len(gpus) > 1:
-        return tf.distribute.MirroredStrategy()
-    return tf.distribute.get_strategy()
 
 
 def accelerator() -> str:
@@ -281,7 +153,7 @@ def setup(seed: int = SEED) -> None:
         warnings.filterwarnings("ignore", message="Even though the `tf.config.experimental_run_functions_eagerly`")
     mpl.rcParams.update({"figure.dpi": 100, "axes.grid": False, "image.cmap": "gray"})
 
-    from . import data
+    from course import data
 
     where = "Colab" if in_colab() else "local"
     lines = [

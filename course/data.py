@@ -32,7 +32,7 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from . import env
+from . import paths
 
 HELP = "See data/README.md for how to download the data or point COURSE_DATA_DIR at an offline mirror."
 
@@ -198,62 +198,6 @@ DATASETS: dict[str, Dataset] = {
 _SOURCES: dict[str, str] = {}
 
 
-#: Folders the course reads from the environment; a relative one is resolved once (`resolve_environment`).
-FOLDER_VARIABLES = ("COURSE_DATA_DIR", "COURSE_CACHE_DIR", "COURSE_BUILD_DIR", "KERAS_HOME")
-
-
-def _typed_in() -> str:
-    """The folder a relative path was typed in.
-
-    The current folder, except in a notebook kernel: Jupyter, nbval and papermill start kernels in the
-    notebook's folder, while `$PWD` still names the shell folder where the user typed the command.
-    """
-    pwd = os.environ.get("PWD")
-    if "ipykernel" in sys.modules and pwd and os.path.isabs(pwd) and os.path.isdir(pwd):
-        return pwd
-    return os.getcwd()
-
-
-def _env_folder(name: str) -> Path | None:
-    value = os.environ.get(name)
-    if not value:
-        return None
-    path = Path(value).expanduser()
-    return path if path.is_absolute() else Path(_typed_in()) / path
-
-
-def resolve_environment() -> None:
-    """Make relative `COURSE_DATA_DIR`, `COURSE_CACHE_DIR`, `COURSE_BUILD_DIR` and `KERAS_HOME` absolute, once.
-
-    Called when `utils` is imported (before Keras reads `KERAS_HOME`) and by `python -m utils` before any
-    kernel starts, so that every process (kernels run in `notebooks/`) sees the same folders.
-    """
-    for name in FOLDER_VARIABLES:
-        path = _env_folder(name)
-        if path is not None and os.environ[name] != str(path):
-            os.environ[name] = str(path)
-
-
-def mirror_dir() -> Path | None:
-    """The offline mirror, `$COURSE_DATA_DIR` (absolute; a relative value is taken from where it was typed)."""
-    return _env_folder("COURSE_DATA_DIR")
-
-
-def mirror_label(rel: str | Path) -> str:
-    """How results name a path inside the mirror: relative to `$COURSE_DATA_DIR`, never this machine's path."""
-    return f"$COURSE_DATA_DIR/{Path(rel).as_posix()}"
-
-
-def keras_home() -> Path:
-    """Keras' own folder: `$KERAS_HOME`, else `~/.keras` (its `datasets/` and `models/` caches)."""
-    return _env_folder("KERAS_HOME") or Path.home() / ".keras"
-
-
-def cache_dir() -> Path:
-    """Download cache: `COURSE_CACHE_DIR`, else Keras' own dataset cache (`$KERAS_HOME/datasets`)."""
-    return _env_folder("COURSE_CACHE_DIR") or keras_home() / "datasets"
-
-
 def sources() -> dict[str, str]:
     """Where each dataset used so far came from (`{"mnist": "real, mirror: /data/mnist", ...}`)."""
     return dict(_SOURCES)
@@ -262,8 +206,8 @@ def sources() -> dict[str, str]:
 def describe_sources() -> str:
     if _SOURCES:
         return "; ".join(f"{k}: {v}" for k, v in _SOURCES.items())
-    mirror = mirror_dir()
-    return f"mirror={mirror or 'not set'}, cache={cache_dir()}" + (", offline" if env.is_offline() else "")
+    mirror = paths.mirror_dir()
+    return f"mirror={mirror or 'not set'}, cache={paths.cache_dir()}" + (", offline" if paths.is_offline() else "")
 
 
 def note_source(name: str, description: str) -> None:
@@ -280,17 +224,17 @@ def locate(name: str, *, allow_standin: bool = True) -> Path:
     if name not in DATASETS:
         raise KeyError(f"Unknown dataset {name!r}. Known: {', '.join(DATASETS)}.")
     ds = DATASETS[name]
-    mirror = mirror_dir()
+    mirror = paths.mirror_dir()
     if mirror is not None:
         for rel in (ds.folder, *ds.aliases):
             if _is_complete(mirror / rel, ds):
-                note_source(name, f"real, mirror {mirror_label(rel)}")
+                note_source(name, f"real, mirror {paths.mirror_label(rel)}")
                 return mirror / rel
-    cached = cache_dir() / ds.folder
+    cached = paths.cache_dir() / ds.folder
     if _is_complete(cached, ds):
         note_source(name, f"real, cache {cached}")
         return cached
-    if not env.is_offline():
+    if not paths.is_offline():
         try:
             path = download(name)
             note_source(name, f"real, downloaded to {path}")
@@ -299,7 +243,7 @@ def locate(name: str, *, allow_standin: bool = True) -> Path:
             failure = f"the download failed ({err})"
     else:
         failure = "COURSE_OFFLINE=1 forbids downloading it"
-    if env.is_smoke() and allow_standin:
+    if paths.is_smoke() and allow_standin:
         path = _build_standin(name)
         if not _SOURCES.get(name, "").startswith("STAND-IN"):
             _announce_standin(ds, failure)
@@ -308,7 +252,7 @@ def locate(name: str, *, allow_standin: bool = True) -> Path:
     raise DataUnavailableError(
         f"The dataset {name!r} ({ds.title}) is not available: it is not in the mirror "
         f"(COURSE_DATA_DIR={mirror or 'not set'}) nor in the cache ({cached}), and {failure}.\n"
-        f"Fix: run `python -m utils download {name}` on a machine with internet, or set COURSE_DATA_DIR "
+        f"Fix: run `python -m course download {name}` on a machine with internet, or set COURSE_DATA_DIR "
         f"to a folder that holds {ds.folder}/. {HELP}"
     )
 
@@ -489,7 +433,7 @@ def fetch(remote: Remote, dest: Path, *, check=None) -> Path:
     return dest
 
 
-#: What a failed download raises; `locate` and `python -m utils download` turn these into clear messages.
+#: What a failed download raises; `locate` and `python -m course download` turn these into clear messages.
 DOWNLOAD_ERRORS = (OSError, http.client.HTTPException, ChecksumError, UnsafeArchiveError)
 
 
@@ -538,7 +482,7 @@ def download(name: str, root: Path | None = None) -> Path:
     `ChecksumError` naming its URL.
     """
     ds = DATASETS[name]
-    root = Path(root) if root is not None else cache_dir()
+    root = Path(root) if root is not None else paths.cache_dir()
     target = root / ds.folder
     if _is_complete(target, ds):
         return target
@@ -648,12 +592,12 @@ def read_idx(path: Path, kind: str | None = None) -> np.ndarray:
 
 def _damage_fix(name: str, root: Path) -> str:
     """What to do about a damaged file of dataset `name` found in `root` (the mirror, or the cache)."""
-    mirror = mirror_dir()
+    mirror = paths.mirror_dir()
     if mirror is not None and os.path.abspath(root).startswith(os.path.abspath(mirror) + os.sep):
         return (f"The offline mirror holds a damaged copy: replace the file from a good copy of the mirror (on a "
-                f"machine with internet: `python -m utils download {name} --to {mirror}`), or unset COURSE_DATA_DIR "
+                f"machine with internet: `python -m course download {name} --to {mirror}`), or unset COURSE_DATA_DIR "
                 f"to use the download cache instead.")
-    return (f"Delete {root} and run again: the course downloads it again (or run `python -m utils download {name}` "
+    return (f"Delete {root} and run again: the course downloads it again (or run `python -m course download {name}` "
             f"on a machine with internet). {HELP}")
 
 
@@ -726,7 +670,7 @@ def _build_standin(name: str) -> Path:
     """Build (once) a small folder in the dataset's own layout from scikit-learn's real digit images."""
     from sklearn.datasets import load_digits
 
-    root = cache_dir() / "standin" / DATASETS[name].folder
+    root = paths.cache_dir() / "standin" / DATASETS[name].folder
     if root.exists():
         return root
     digits = load_digits()

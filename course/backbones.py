@@ -21,7 +21,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import data, env
+from . import data, paths
 
 #: Where Keras downloads its application weights from (`keras.applications`, any Keras 3 version).
 KERAS_WEIGHTS_URL = "https://storage.googleapis.com/tensorflow/keras-applications/"
@@ -35,7 +35,7 @@ SMOKE_STAND_IN = "mobilenet_025"
 
 def fallback_order() -> tuple[str, ...]:
     """`FALLBACKS`, best first; in smoke mode the smallest first (it only checks that the code runs, fast)."""
-    return FALLBACKS[::-1] if env.is_smoke() else FALLBACKS
+    return FALLBACKS[::-1] if paths.is_smoke() else FALLBACKS
 
 
 @dataclass(frozen=True)
@@ -208,19 +208,19 @@ def search(wanted: WeightsFile, *, download: bool = True) -> tuple[Path | None, 
     the instructor's); a damaged cached file is set aside as `<name>.damaged` and downloaded again.
     """
     problems = []
-    mirror = data.mirror_dir()
+    mirror = paths.mirror_dir()
     if mirror is not None:
         rel = f"keras_home/models/{wanted.file}"
         path = mirror / rel
         if path.is_file():
             problem = check_weights_file(path, wanted.md5)
             if problem is None:
-                return path, f"mirror {data.mirror_label(rel)}"
+                return path, f"mirror {paths.mirror_label(rel)}"
             problems.append(f"the mirror's copy is damaged: {problem}")
-            _warn_once(str(path), f"{data.mirror_label(rel)} is damaged ({problem}) and is not used. Fix: copy "
-                                  f"it again from where the mirror came from, or run `python -m utils download "
+            _warn_once(str(path), f"{paths.mirror_label(rel)} is damaged ({problem}) and is not used. Fix: copy "
+                                  f"it again from where the mirror came from, or run `python -m course download "
                                   f"{_download_name(wanted)} --to $COURSE_DATA_DIR` with internet.")
-    cached = data.keras_home() / "models" / wanted.file
+    cached = paths.keras_home() / "models" / wanted.file
     if cached.is_file():
         problem = check_weights_file(cached, wanted.md5)
         if problem is None:
@@ -228,12 +228,12 @@ def search(wanted: WeightsFile, *, download: bool = True) -> tuple[Path | None, 
         aside = cached.with_name(cached.name + ".damaged")
         os.replace(cached, aside)
         problems.append(f"Keras' cached copy was damaged ({problem}) and was set aside")
-        again = "downloading it again" if download and not env.is_offline() else "not downloaded again here"
+        again = "downloading it again" if download and not paths.is_offline() else "not downloaded again here"
         print(f"! {cached} was damaged ({problem}): moved to {aside.name} (delete it when you like); {again}.")
     if not problems:
         problems.append("not in the mirror or Keras' cache" if mirror else "not in Keras' cache, and no mirror is set")
-    if env.is_offline() or not download:
-        problems.append("COURSE_OFFLINE=1: no download tried" if env.is_offline() else "no download tried")
+    if paths.is_offline() or not download:
+        problems.append("COURSE_OFFLINE=1: no download tried" if paths.is_offline() else "no download tried")
         return None, "; ".join(problems)
     try:
         path = _fetch(wanted, cached)
@@ -250,14 +250,14 @@ def _fetch(wanted: WeightsFile, dest: Path) -> Path:
 
 def download_weights(wanted: WeightsFile, models_dir: Path | None = None) -> Path:
     """Download `wanted` into `models_dir` (default: Keras' cache) unless a sound copy is there already."""
-    dest = Path(models_dir or data.keras_home() / "models") / wanted.file
+    dest = Path(models_dir or paths.keras_home() / "models") / wanted.file
     if dest.is_file() and check_weights_file(dest, wanted.md5) is None:
         return dest
     return _fetch(wanted, dest)
 
 
 def downloadable() -> dict[str, WeightsFile]:
-    """What `python -m utils download` knows besides datasets: `imagenet:<backbone>` (no top),
+    """What `python -m course download` knows besides datasets: `imagenet:<backbone>` (no top),
     `imagenet_top:<backbone>` (with its ImageNet classifier) and `imagenet:class_index`."""
     files = {f"imagenet:{n}": weights_file(n) for n in BACKBONES}
     files.update({f"imagenet_top:{n}": weights_file(n, include_top=True) for n in BACKBONES})
@@ -286,11 +286,11 @@ def find_weights(name: str, include_top: bool = False) -> tuple[str | None, str]
     top = " with its ImageNet top" if include_top else ""
     if path is not None:
         return str(path), f"ImageNet weights{top}, {where}"
-    if env.is_smoke():
+    if paths.is_smoke():
         return None, f"RANDOM weights (stand-in: no ImageNet weights{top} here: {where})"
     raise data.DataUnavailableError(
         f"No ImageNet weights{top} for {name!r}: {wanted.file} cannot be had here ({where}).\n"
-        f"Fix: run `python -m utils download {_download_name(wanted)}` on a machine with internet (add "
+        f"Fix: run `python -m course download {_download_name(wanted)}` on a machine with internet (add "
         f"`--to <mirror>` to fill a workshop mirror), or use a backbone whose weights are here (the offline "
         f"mirror has {' and '.join(FALLBACKS)}; `utils.choose_backbone({name!r})` picks the best one that can "
         f"be had). {data.HELP}"
@@ -326,7 +326,7 @@ def choose_backbone(preferred: str, *, include_top: bool = False) -> str:
             data.note_source(label, f"{name} instead: {preferred}'s weights cannot be had ({why[preferred]})")
         return name
     others = ", ".join(n for n in why if n != preferred)
-    if env.is_smoke():
+    if paths.is_smoke():
         stand_in = SMOKE_STAND_IN
         print(f"! No ImageNet weights{top} can be had here for {preferred} ({why[preferred]}), nor for {others}: "
               f"smoke mode uses {stand_in} with RANDOM weights (a stand-in: its numbers mean nothing).")
@@ -335,7 +335,7 @@ def choose_backbone(preferred: str, *, include_top: bool = False) -> str:
         return stand_in
     raise data.DataUnavailableError(
         f"No ImageNet weights{top} can be had here for {preferred} ({why[preferred]}), nor for {others}.\n"
-        f"Fix: connect to the internet (Keras downloads them), or run `python -m utils download "
+        f"Fix: connect to the internet (Keras downloads them), or run `python -m course download "
         f"{_download_name(weights_file(FALLBACKS[0], include_top))}` on a machine with internet (add `--to "
         f"<mirror>` for a workshop mirror) and set COURSE_DATA_DIR to that mirror. {data.HELP}"
     )
@@ -394,13 +394,13 @@ def imagenet_class_index() -> dict[str, list[str]]:
         if path is not None:
             _CLASS_NAMES.update(json.loads(Path(path).read_text()))
             data.note_source("imagenet:class_index", f"real, {where}")
-        elif env.is_smoke():
+        elif paths.is_smoke():
             _CLASS_NAMES.update({str(i): [f"n{i:08d}", f"class_{i}"] for i in range(1000)})
             print(f"! STAND-IN ImageNet class names (class_0 ... class_999): {where}.")
             data.note_source("imagenet:class_index", f"STAND-IN (numbered names: {where})")
         else:
             raise data.DataUnavailableError(
-                f"ImageNet's class index cannot be had here ({where}). Fix: run `python -m utils download "
+                f"ImageNet's class index cannot be had here ({where}). Fix: run `python -m course download "
                 f"imagenet:class_index` on a machine with internet (add `--to <mirror>` for a workshop "
                 f"mirror). {data.HELP}")
     return dict(_CLASS_NAMES)

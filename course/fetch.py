@@ -1,11 +1,11 @@
-"""`python -m utils download` and `python -m utils datasets`: fill a cache or a workshop mirror."""
+"""`python -m course download` and `python -m course datasets`: fill a cache or a workshop mirror."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
-from . import backbones, data
+from . import backbones, data, paths
 
 #: What `--all` fetches besides every dataset: each backbone without its top, the tops notebook 04 puts
 #: on (ResNet50, the original's; MobileNet 1.0, its offline stand-in) and ImageNet's class names.
@@ -15,7 +15,7 @@ ALL_WEIGHTS = [f"imagenet:{b}" for b in backbones.BACKBONES] + [
 
 def download_command(names: list[str], everything: bool, to: str | None) -> int:
     """Fetch each named dataset or weights file; one that fails is reported and the others still run."""
-    if data.env.is_offline():
+    if data.paths.is_offline():
         print("COURSE_OFFLINE=1 is set: unset it to download.", file=sys.stderr)
         return 2
     wanted = list(data.DATASETS) + ALL_WEIGHTS if everything else names
@@ -47,15 +47,15 @@ def download_command(names: list[str], everything: bool, to: str | None) -> int:
 
 
 def list_command() -> int:
-    mirror = data.mirror_dir()
-    print(f"mirror (COURSE_DATA_DIR): {mirror or 'not set'}\ncache: {data.cache_dir()}\n")
+    mirror = paths.mirror_dir()
+    print(f"mirror (COURSE_DATA_DIR): {mirror or 'not set'}\ncache: {paths.cache_dir()}\n")
     for ds in data.DATASETS.values():
-        places = [p for p in ([mirror / ds.folder] if mirror else []) + [data.cache_dir() / ds.folder] if p.exists()]
+        places = [p for p in ([mirror / ds.folder] if mirror else []) + [paths.cache_dir() / ds.folder] if p.exists()]
         print(f"{ds.name:<14} {ds.title}\n{'':<14} licence: {ds.licence}; {ds.size}")
         print(f"{'':<14} {'found at ' + str(places[0]) if places else 'not present (download or mirror needed)'}\n")
-    print("ImageNet weights (python -m utils download NAME):")
+    print("ImageNet weights (python -m course download NAME):")
     for name, wanted in backbones.downloadable().items():
-        places = [p for p in ([mirror / "keras_home" / "models"] if mirror else []) + [data.keras_home() / "models"]
+        places = [p for p in ([mirror / "keras_home" / "models"] if mirror else []) + [paths.keras_home() / "models"]
                   if (p / wanted.file).is_file()]
         print(f"  {name:<31} {'found in ' + str(places[0]) if places else 'not present'}")
     return 0

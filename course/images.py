@@ -30,7 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import env
+from . import paths, runs
 
 #: Formats `tf.io.decode_image` reads (as Pillow names them; MPO is a JPEG with extra pictures appended).
 TF_FORMATS = {"JPEG", "MPO", "PNG", "GIF", "BMP", "WEBP"}
@@ -216,9 +216,8 @@ def _sniff(data: bytes, ext: str) -> str:
 
 
 def _cache_folder() -> Path:
-    from . import data
 
-    return data.cache_dir() / "converted-images"
+    return paths.cache_dir() / "converted-images"
 
 
 def _converted_copy(image, digest: str, lossy: bool) -> str:
@@ -410,7 +409,7 @@ def _inspect_all(paths: list[str], workers: int | None = None) -> list[ImageChec
 
 def _skip_hint() -> str:
     """How to leave bad files out, naming the notebook parameter only where this run has one."""
-    if "SKIP_BAD_IMAGES" in env.run_parameters():
+    if "SKIP_BAD_IMAGES" in runs.run_parameters():
         return ("Fix or delete these files, or set SKIP_BAD_IMAGES = True (or `-p SKIP_BAD_IMAGES=True`) to "
                 "leave them out.")
     return "Fix or delete these files, or pass skip_bad=True to leave them out (they are listed, never used)."
@@ -427,7 +426,7 @@ def _problem_list(items: list[tuple[str, str]], where) -> str:
 
 def _point(target: str) -> str:
     """"Point DATA_DIR at <target>" where this run has a DATA_DIR parameter, else "Use <target>"."""
-    return f"Point DATA_DIR at {target}" if "DATA_DIR" in env.run_parameters() else f"Use {target}"
+    return f"Point DATA_DIR at {target}" if "DATA_DIR" in runs.run_parameters() else f"Use {target}"
 
 
 def _list_dir(path: str) -> list[os.DirEntry]:

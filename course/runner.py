@@ -1,9 +1,9 @@
-"""`python -m utils run`: execute the numbered notebooks headless with papermill and tabulate results.
+"""`python -m course run`: execute the numbered notebooks headless with papermill and tabulate results.
 
 Each notebook runs in a fresh kernel with its `parameters`-tagged cell overridden by `-p NAME=VALUE`;
 the executed copy goes to `build/NN_topic.ipynb`, the kernel's own messages to `build/logs/`, and the
 notebook's `utils.record_results(...)` call to a metrics folder of this attempt's own. Each notebook's
-result is saved (`utils.results.save_attempt`) as soon as it finishes: a crash, a full disk, Ctrl-C or
+result is saved (`course.results.save_attempt`) as soon as it finishes: a crash, a full disk, Ctrl-C or
 SIGTERM during a later notebook loses nothing that finished, and a failed attempt never replaces the last
 good numbers. Every failure is one line, never a traceback.
 """
@@ -21,9 +21,9 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from . import env, results, runs
+from . import paths, results, runs
 
-NOTEBOOK_DIR = env.REPO_ROOT / "notebooks"
+NOTEBOOK_DIR = paths.REPO_ROOT / "notebooks"
 
 
 def notebooks() -> list[Path]:
@@ -107,7 +107,7 @@ def check_parameters(path: Path, params: dict) -> None:
 
     Unknown names (typos would be ignored), names other parameters' defaults are computed from (setting
     `SMOKE` would not recompute `EPOCHS = 2 if SMOKE else 30`), and values outside the course's specs
-    (`utils.params.SPECS`, with the notebook's own overrides) or, for parameters without a spec, of another
+    (`course.params.SPECS`, with the notebook's own overrides) or, for parameters without a spec, of another
     type than the default.
     """
     import papermill
@@ -124,7 +124,7 @@ def check_parameters(path: Path, params: dict) -> None:
     for name in params:
         if name in computed:
             users = computed[name]
-            fix = ("Smoke mode is the default; use --full for full mode, e.g. `python -m utils run --full "
+            fix = ("Smoke mode is the default; use --full for full mode, e.g. `python -m course run --full "
                    f"{path.stem[:2]}`." if name == "SMOKE" else
                    f"Set those parameters themselves, e.g. -p {users[0]}=...")
             raise SystemExit(
@@ -158,7 +158,7 @@ def _literal_types(expression: str) -> set[type] | None:
 def type_problem(name: str, value, default: str) -> str | None:
     """Why `value` does not fit a parameter whose default is the source text `default`; None if it fits.
 
-    Used for parameters without a spec in `utils.params.SPECS` (a notebook outside the course).
+    Used for parameters without a spec in `course.params.SPECS` (a notebook outside the course).
     """
     types = _literal_types(default)
     if not types:
@@ -374,7 +374,7 @@ def _keep_executed_copy(partial: Path, out: Path) -> None:
 
 #: Under the build folder: the last successful full-mode executed copy of each notebook. `build/NN.ipynb` is
 #: the latest attempt of any mode, so a smoke run (or `pytest`) after a long full run would otherwise replace
-#: the only executed copy worth publishing; `python -m utils site --full` builds from these.
+#: the only executed copy worth publishing; `python -m course site --full` builds from these.
 FULL_COPIES = "full"
 
 
@@ -410,7 +410,7 @@ def execute(path: Path, params: dict, full: bool) -> dict:
     import papermill
 
     mode = "full" if full else "smoke"
-    build = runs.make_dir(env.build_dir())
+    build = runs.make_dir(paths.build_dir())
     out = build / path.name
     partial = build / f".{path.stem}.{os.getpid()}.ipynb"  # this attempt's copy; replaces `out` at the end
     attempt_dir = build / "metrics" / "attempts" / f"{path.stem}.{mode}.{os.getpid()}"
@@ -496,7 +496,7 @@ def table(records: list[dict]) -> str:
 
 
 def save_results(records: list[dict]) -> Path:
-    """Add records to `build/results.json` (see `utils.results`: a failed attempt never replaces a good one)."""
+    """Add records to `build/results.json` (see `course.results`: a failed attempt never replaces a good one)."""
     for record in records:
         results.save_attempt(record)
     return results.results_path()
@@ -535,7 +535,7 @@ def update_readme(records: list[dict], readme: Path) -> None:
 
 
 def results_command(readme: bool) -> int:
-    """`python -m utils results [--readme]`: the saved records as Markdown, or into README.md."""
+    """`python -m course results [--readme]`: the saved records as Markdown, or into README.md."""
     store = results.read_store()
     if store.damage:
         try:
@@ -545,12 +545,12 @@ def results_command(readme: bool) -> int:
                   f"could be read ({err})", file=sys.stderr)
     records = results.load_results()
     if not records:
-        print(f"No results in {env.build_dir()} yet: run `python -m utils run` first.", file=sys.stderr)
+        print(f"No results in {paths.build_dir()} yet: run `python -m course run` first.", file=sys.stderr)
         return 2
     failed_later = [r for r in records if "last_attempt" in r]
     if readme:
         try:
-            update_readme(records, env.REPO_ROOT / "README.md")
+            update_readme(records, paths.REPO_ROOT / "README.md")
         except OSError as err:
             print(f"error: {err}", file=sys.stderr)
             return 1
@@ -589,7 +589,7 @@ def run(names: list[str], params: dict, full: bool) -> int:
     chosen = select(names)
     for path in chosen:
         check_parameters(path, params)
-    build = env.build_dir()
+    build = paths.build_dir()
     problem = _check_build_dir(build)
     if problem:
         print(f"error: {problem}", file=sys.stderr)

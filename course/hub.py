@@ -28,7 +28,7 @@ import keras
 import tensorflow as tf
 import tensorflow_hub
 
-from . import backbones, data, env
+from . import backbones, data, paths
 
 #: Handles that start with this prefix are exported locally from `utils.load_backbone(<rest>)`.
 EXPORT_PREFIX = "export:"
@@ -129,7 +129,7 @@ def availability(model: HubModel) -> tuple[bool, str]:
     if not model.is_remote:
         path, where = backbones.search(backbones.weights_file(model.handle.removeprefix(EXPORT_PREFIX)))
         return path is not None, where
-    if env.is_offline():
+    if paths.is_offline():
         return False, "COURSE_OFFLINE=1: no download tried"
     reason = data.unreachable(model.handle)
     if reason:
@@ -172,7 +172,7 @@ def pick_model(name: str, image_size: int | None = None) -> tuple[HubModel, int]
             print(f"! {name} cannot be loaded here ({why}); using {fallback} instead ({where}).")
             data.note_source(f"choice:{name}", f"{fallback} instead: {name} cannot be loaded ({why})")
             return other, backbones.check_image_size(other.name, image_size, other.image_size, other.min_size)
-    if env.is_smoke():
+    if paths.is_smoke():
         stand_in = MODELS[backbones.SMOKE_STAND_IN]
         print(f"! None of {', '.join(tried)} can be loaded here ({name}: {why}): smoke mode uses the "
               f"{stand_in.name} export with RANDOM weights (a stand-in: its numbers mean nothing).")
@@ -184,7 +184,7 @@ def pick_model(name: str, image_size: int | None = None) -> tuple[HubModel, int]
         f"MODEL_NAME={name!r} cannot be loaded here ({why}), and neither can the local exports "
         f"{' or '.join(FALLBACKS)} (no MobileNet ImageNet weights in the mirror or Keras' cache).\n"
         f"Fix: run with internet, or set COURSE_DATA_DIR to a mirror holding keras_home/models/"
-        f"{backbones.BACKBONES[FALLBACKS[0]].weights_file} (`python -m utils download imagenet:{FALLBACKS[0]} "
+        f"{backbones.BACKBONES[FALLBACKS[0]].weights_file} (`python -m course download imagenet:{FALLBACKS[0]} "
         f"--to <mirror>` on a machine with internet). {data.HELP}"
     )
 
@@ -230,7 +230,7 @@ def export_savedmodel(model: keras.Model, path: str | Path, *, image_size: int |
 
 def hub_cache_dir() -> Path:
     """Where local exports are kept: `<course cache>/hub_models` (`COURSE_CACHE_DIR` or Keras' cache)."""
-    return data.cache_dir() / "hub_models"
+    return paths.cache_dir() / "hub_models"
 
 
 #: Written last into every export: each file's size and sha256, so that a damaged export is recognised.

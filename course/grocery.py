@@ -199,7 +199,7 @@ def per_class_sample(table: pd.DataFrame, n: int | None, seed: int = 0, *, param
 def check_photos(table: pd.DataFrame, *, split: str = "", skip_bad: bool = False) -> pd.DataFrame:
     """The rows whose photo the pipeline can read, with `path` pointing at a converted copy where one is needed.
 
-    Each photo is decoded the way `utils.make_dataset` reads it (`utils.images.check_image_files`). A
+    Each photo is decoded the way `utils.make_dataset` reads it (`course.images.check_image_files`). A
     truncated or unreadable photo raises `GroceryFormatError` naming it and the fix, or with
     `skip_bad=True` its row is left out (and printed).
     """
@@ -207,7 +207,7 @@ def check_photos(table: pd.DataFrame, *, split: str = "", skip_bad: bool = False
         found = images.check_image_files(list(table["path"]), skip_bad=skip_bad, where=f"the {split} split".strip())
     except images.ImageFolderError as err:
         raise GroceryFormatError(f"{err}\nThe Grocery Store Dataset's photos are damaged. "
-                                 f"Download the dataset again (`python -m utils download grocery`), or replace "
+                                 f"Download the dataset again (`python -m course download grocery`), or replace "
                                  f"those files from a good copy.") from None
     for path, why in found.skipped:
         print(f"left out: {path}: {why}")

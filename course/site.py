@@ -1,6 +1,6 @@
-"""`python -m utils site`: the course as a static website, built from the executed notebooks.
+"""`python -m course site`: the course as a static website, built from the executed notebooks.
 
-Plumbing only. It collects what `python -m utils run` left in `build/` (the executed `NN_name.ipynb`
+Plumbing only. It collects what `python -m course run` left in `build/` (the executed `NN_name.ipynb`
 and `results.json`), prepares copies of the notebooks for reading, fills the generated parts of the pages
 in `docs/` (course map, results, what to expect per lesson), writes MkDocs' configuration (navigation,
 and the run shown in the banner on every page) and lets MkDocs, Material for MkDocs and mkdocs-jupyter
@@ -27,14 +27,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from . import env
+from . import paths
 from .results import load_results, metrics_path
 from .runner import FULL_COPIES
 
-DOCS_DIR = env.REPO_ROOT / "docs"
-NOTEBOOK_DIR = env.REPO_ROOT / "notebooks"
-GITHUB = f"https://github.com/{env.REPO_SLUG}"
-COLAB = f"https://colab.research.google.com/github/{env.REPO_SLUG}/blob/main/notebooks"
+DOCS_DIR = paths.REPO_ROOT / "docs"
+NOTEBOOK_DIR = paths.REPO_ROOT / "notebooks"
+GITHUB = f"https://github.com/{paths.REPO_SLUG}"
+COLAB = f"https://colab.research.google.com/github/{paths.REPO_SLUG}/blob/main/notebooks"
 
 # Lines TensorFlow's C++ runtime writes to stderr (glog/absl format), e.g.
 # "I0000 00:00:1795938687.18 7842 port.cc:153] oneDNN custom operations are on...": noise to a reader.
@@ -218,7 +218,7 @@ def collect(full: bool = False) -> tuple[list[Lesson], list[dict]]:
     """Every lesson in reading order (those not run too), and the records of `build/results.json`.
 
     `full`: the last successful full-mode runs (`build/full/`), not the latest attempts of any mode."""
-    build = env.build_dir() / FULL_COPIES if full else env.build_dir()
+    build = paths.build_dir() / FULL_COPIES if full else paths.build_dir()
     results = load_results()  # a damaged results.json is read as far as it can be, never a crash
     lessons = []
     for source in sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb")):
@@ -232,7 +232,7 @@ def collect(full: bool = False) -> tuple[list[Lesson], list[dict]]:
             lesson.record = _own_record(lesson, results)
         lessons.append(lesson)
     if not any(lesson.executed for lesson in lessons):
-        command = "python -m utils run --full" if full else "python -m utils run"
+        command = "python -m course run --full" if full else "python -m course run"
         raise SiteError(f"no executed notebooks in {build}/: run `{command}` first")
     return lessons, results
 
@@ -575,7 +575,7 @@ def prepare(lessons: list[Lesson], results: list[dict], src: Path, out: Path) ->
              "per-lesson": per_lesson(lessons, results)}
     (docs / "index.md").write_text(fill((DOCS_DIR / "index.md").read_text(), parts, "docs/index.md"))
     (docs / "workshop.md").write_text(fill((DOCS_DIR / "workshop.md").read_text(), parts, "docs/workshop.md"))
-    shutil.copy(env.REPO_ROOT / "data" / "README.md", docs / "data.md")
+    shutil.copy(paths.REPO_ROOT / "data" / "README.md", docs / "data.md")
 
     nav = [{"Home": "index.md"}]
     for lesson in lessons:
@@ -611,10 +611,10 @@ def build(out: Path | None = None, full: bool = False) -> Path:
     from mkdocs.commands.build import build as mkdocs_build
     from mkdocs.config import load_config
 
-    out = out or env.build_dir() / "site"
+    out = out or paths.build_dir() / "site"
     start = time.perf_counter()
     lessons, results = collect(full)
-    config_file = prepare(lessons, results, env.build_dir() / "site-src", out)
+    config_file = prepare(lessons, results, paths.build_dir() / "site-src", out)
     if out.exists():
         shutil.rmtree(out)
     logger = logging.getLogger("mkdocs")

@@ -25,7 +25,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from . import env
+from . import paths
 
 try:
     import fcntl
@@ -188,6 +188,63 @@ def lock(path: Path):
         release(path)
 
 
+# --- this run's parameters and folders -----------------------------------------------------------------
+
+_RUN_PARAMETERS: dict = {}
+
+
+def set_run_parameters(parameters: dict) -> None:
+    """Remember this run's checked parameters (`utils.check_parameters` calls it): they key its backups."""
+    _RUN_PARAMETERS.clear()
+    _RUN_PARAMETERS.update(parameters)
+
+
+def run_parameters() -> dict:
+    """The parameters this run was checked with (empty before `utils.check_parameters`)."""
+    return dict(_RUN_PARAMETERS)
+
+
+_RUN_ROOTS: dict[tuple, Path] = {}  # (build folder, notebook, mode) -> the run folder this process holds
+
+
+def _run_root(notebook: str) -> Path:
+    """`build/runs/<notebook>/<mode>`, or `<mode>-2`, ... when another live process holds that one."""
+    parent = paths.build_dir() / "runs" / notebook
+    key = (str(parent), paths.mode())
+    if key not in _RUN_ROOTS:
+        for n in range(1, 100):
+            name = paths.mode() if n == 1 else f"{paths.mode()}-{n}"
+            if try_lock(parent / f".{name}.lock"):
+                break
+        if n > 1:
+            owner = lock_owner(parent / f".{paths.mode()}.lock")
+            print(f"Another live run of {notebook}{f' ({owner})' if owner else ''} is using {parent / paths.mode()}; "
+                  f"this run uses {parent / name} so that neither overwrites the other's files.", flush=True)
+        _RUN_ROOTS[key] = parent / name
+    return _RUN_ROOTS[key]
+
+
+def run_dir(notebook: str, *parts: str, fresh: bool = False) -> Path:
+    """A notebook's own folder for saved models, logs and caches: `build/runs/<notebook>/<mode>/<parts>`.
+
+    Smoke and full runs get separate folders so that a smoke run never resumes from, or overwrites,
+    an hour of full-mode training. The folder belongs to this process while it lives: a second run of
+    the same notebook at the same time gets `<mode>-2` (announced), so two runs never write into, or
+    empty, each other's folder. `fresh=True` empties the folder first. Training backups have their own
+    folders: `utils.backup_dir`.
+    """
+    path = _run_root(notebook).joinpath(*parts)
+    if fresh and path.exists():
+        aside = path.with_name(f".{path.name}.old-{os.getpid()}-{time.time_ns()}")
+        try:
+            os.replace(path, aside)  # out of the way at once, even if deleting takes a while or fails
+        except OSError as err:
+            raise storage_error(path.parent, err) from None
+        shutil.rmtree(aside, ignore_errors=True)
+    return make_dir(path)
+
+
+
 # --- training backups ------------------------------------------------------------------------------------
 
 #: Backups nobody is using are deleted after this many days, and beyond the newest KEEP_BACKUPS per notebook.
@@ -228,8 +285,8 @@ def backup_settings(notebook: str, phase: str, extra: dict, frame=None) -> dict:
     """Everything a backup must match to be resumed: parameters, `extra`, mode and data sources."""
     from . import data
 
-    parameters = env.run_parameters() or _caller_parameters(frame)
-    return {"notebook": notebook, "phase": phase, "mode": env.mode(), "parameters": parameters,
+    parameters = run_parameters() or _caller_parameters(frame)
+    return {"notebook": notebook, "phase": phase, "mode": paths.mode(), "parameters": parameters,
             "extra": extra, "data": data.describe_sources()}
 
 
@@ -243,7 +300,7 @@ def _slug(text: str) -> str:
 
 
 def backups_root(notebook: str) -> Path:
-    return env.build_dir() / "runs" / notebook / "backups"
+    return paths.build_dir() / "runs" / notebook / "backups"
 
 
 def check_backup(folder: Path) -> str | None:
@@ -385,7 +442,7 @@ def backup_dir(notebook: str, phase: str, **extra) -> str:
     """
     settings = backup_settings(notebook, phase, extra, sys._getframe(1))
     root = make_dir(backups_root(notebook))
-    name = f"{_slug(phase)}-{env.mode()}-{_digest(settings)}"
+    name = f"{_slug(phase)}-{paths.mode()}-{_digest(settings)}"
     key = (str(root), name)
     folder = _CHOSEN.get(key)
     if folder is None:

@@ -5,11 +5,11 @@
 A parameter has the same meaning in every notebook that uses it (`EPOCHS` is always a whole number of
 epochs, at least 1), so `SPECS` lists each name once; `NOTEBOOK_SPECS` overrides a name where one notebook
 accepts other values (notebook 02 knows how to fine-tune only some backbones; 05 and 06 accept
-`IMAGE_SIZE = None` for the network's own size). `python -m utils run -p NAME=VALUE` checks the same specs
+`IMAGE_SIZE = None` for the network's own size). `python -m course run -p NAME=VALUE` checks the same specs
 before any kernel starts.
 
 Checks that need the data (one photo per class, a subset larger than the dataset) happen where the data
-is seen: `utils.subsets` and the data layer raise the same `ParameterError`, naming the parameter.
+is seen: `course.subsets` and the data layer raise the same `ParameterError`, naming the parameter.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from . import env
+from . import paths, runs
 
 
 class ParameterError(ValueError):
@@ -112,8 +112,8 @@ _EPOCHS = "training epochs (passes over the training data)"
 
 #: Every parameter of every notebook, by name. A new parameter needs an entry (a test checks it).
 SPECS: dict[str, Spec] = {
-    # mode: computed from COURSE_SMOKE; `python -m utils run` sets it with --full, never with -p
-    "SMOKE": _bool("smoke mode: tiny subsets, 1-2 epochs (set by COURSE_SMOKE / `python -m utils run --full`)", False),
+    # mode: computed from COURSE_SMOKE; `python -m course run` sets it with --full, never with -p
+    "SMOKE": _bool("smoke mode: tiny subsets, 1-2 epochs (set by COURSE_SMOKE / `python -m course run --full`)", False),
     # training length and batches
     "EPOCHS": _int(_EPOCHS, 5, low=1),
     "HEAD_EPOCHS": _int(f"{_EPOCHS} of the new classifier head", 5, low=1),
@@ -145,7 +145,7 @@ SPECS: dict[str, Spec] = {
     "SHIFT": _fraction("largest random shift, as a share of the image side (0: none)", 0.08, low_open=False),
     "BACKBONE": Spec("str", "pretrained ImageNet network (see utils.BACKBONES)", "mobilenet_025",
                      choices=_backbones),
-    "MODEL_NAME": Spec("str", "TF Hub model from the catalogue (utils.hub.MODELS)", "mobilenet_025",
+    "MODEL_NAME": Spec("str", "TF Hub model from the catalogue (course.hub.MODELS)", "mobilenet_025",
                        choices=_hub_models),
     "IMAGE_SIZE": _int("side in pixels of the square images the network sees", 224, low=32, high=1024),
     "FINE_TUNE": _bool("fine-tune the backbone after training the head"),
@@ -205,7 +205,7 @@ def spec_for(name: str, notebook: str | None = None) -> Spec | None:
 
 
 def _example(name: str, spec: Spec) -> str:
-    return f"{name} = {spec.example!r} (or `-p {name}={spec.example}` with python -m utils run)"
+    return f"{name} = {spec.example!r} (or `-p {name}={spec.example}` with python -m course run)"
 
 
 def _type_name(value) -> str:
@@ -295,7 +295,7 @@ def check_value(name: str, value, notebook: str | None = None):
 def declared_parameters() -> dict[str, tuple[str, ...]]:
     """Each course notebook's parameter names, in order, read from its `parameters`-tagged cell."""
     found = {}
-    for path in sorted((env.REPO_ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+    for path in sorted((paths.REPO_ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
         try:
             cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
         except (OSError, ValueError, KeyError):
@@ -320,7 +320,7 @@ def check_parameters(namespace: Mapping, notebook: str | None = None) -> dict:
     Call it in the cell right after the `parameters` cell, where papermill's `-p` values have arrived.
     Raises `ParameterError` naming the first parameter out of range, with its valid values and an example.
     `notebook` ("04" or a file stem) selects a notebook's own specs; by default it is recognised from
-    the parameter names. The checked values are recorded with `utils.env.set_run_parameters`. A `SMOKE`
+    the parameter names. The checked values are recorded with `course.runs.set_run_parameters`. A `SMOKE`
     edited in the parameters cell sets the mode the run is recorded in (`COURSE_SMOKE`), announced.
     """
     notebook = notebook or _guess_notebook(namespace)
@@ -335,13 +335,13 @@ def check_parameters(namespace: Mapping, notebook: str | None = None) -> dict:
         checked[name] = namespace[name]
     if problems:
         raise ParameterError("\n".join(problems))
-    if "SMOKE" in checked and bool(checked["SMOKE"]) != env.is_smoke():
+    if "SMOKE" in checked and bool(checked["SMOKE"]) != paths.is_smoke():
         # Edited in the parameters cell (Jupyter, Colab): the defaults below it were computed from it, so the
-        # run is what SMOKE says; record it so. (`python -m utils run` refuses `-p SMOKE`: use --full.)
+        # run is what SMOKE says; record it so. (`python -m course run` refuses `-p SMOKE`: use --full.)
         os.environ["COURSE_SMOKE"] = "1" if checked["SMOKE"] else "0"
-        print(f"SMOKE = {checked['SMOKE']!r} in the parameters cell: this run is {env.mode()} mode "
+        print(f"SMOKE = {checked['SMOKE']!r} in the parameters cell: this run is {paths.mode()} mode "
               f"(COURSE_SMOKE={os.environ['COURSE_SMOKE']}), and its results are recorded as such.")
-    env.set_run_parameters(checked)
+    runs.set_run_parameters(checked)
     return checked
 
 

@@ -1,7 +1,7 @@
 """Headline numbers: what a notebook records, and the results store the runner keeps.
 
 `record_results("01_mnist_dense", test_accuracy=0.981)` writes `build/metrics/01_mnist_dense.json`;
-`python -m utils run` collects those into `build/results.json` and its summary table.
+`python -m course run` collects those into `build/results.json` and its summary table.
 
 The store keeps, per notebook and mode (smoke, full), the **last good record**. A failed or interrupted
 attempt is recorded beside it as `last_attempt`, never over it; a notebook that has never succeeded keeps
@@ -20,12 +20,12 @@ import shutil
 import time
 from pathlib import Path
 
-from . import data, env, runs
+from . import data, paths, runs
 
 
 def metrics_dir() -> Path:
     """Where `record_results` writes: `COURSE_RESULTS_DIR` (the runner sets one per attempt), else build/metrics."""
-    return data._env_folder("COURSE_RESULTS_DIR") or env.build_dir() / "metrics"
+    return paths.env_folder("COURSE_RESULTS_DIR") or paths.build_dir() / "metrics"
 
 
 def metrics_path(notebook: str) -> Path:
@@ -40,7 +40,7 @@ def record_results(notebook: str, **metrics: float) -> dict:
             clean[key] = round(float(value), 4)
         except (TypeError, ValueError):
             raise TypeError(f"metric {key!r} must be a number, got {value!r}") from None
-    record = {"notebook": notebook, "mode": env.mode(), "data": data.describe_sources(), "metrics": clean}
+    record = {"notebook": notebook, "mode": paths.mode(), "data": data.describe_sources(), "metrics": clean}
     runs.write_atomic(metrics_path(notebook), json.dumps(record, indent=2))
     width = max(map(len, clean), default=0)
     print(f"Recorded for {notebook} ({record['mode']} mode):")
@@ -53,16 +53,16 @@ def record_results(notebook: str, **metrics: float) -> dict:
 
 
 def results_path() -> Path:
-    return env.build_dir() / "results.json"
+    return paths.build_dir() / "results.json"
 
 
 def entries_dir() -> Path:
     """One file per notebook and mode, the same entry as in results.json: what a damaged one is rebuilt from."""
-    return env.build_dir() / "metrics" / "saved"
+    return paths.build_dir() / "metrics" / "saved"
 
 
 def _lock_path() -> Path:
-    return env.build_dir() / ".results.lock"
+    return paths.build_dir() / ".results.lock"
 
 
 def now() -> str:

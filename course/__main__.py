@@ -1,4 +1,4 @@
-"""Command line: `python -m utils run|download|datasets|results|site`. See `python -m utils --help`."""
+"""Command line: `python -m course run|download|datasets|results|site`. See `python -m course --help`."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m utils", description="Run the course and manage its data.")
+    parser = argparse.ArgumentParser(prog="python -m course", description="Run the course and manage its data.")
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="execute notebooks headless (smoke mode unless --full) and tabulate results")
@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
                       help="from the last successful full-mode runs (build/full/), not the latest runs of any mode")
 
     args = parser.parse_args(argv)
-    from .data import resolve_environment
+    from .paths import resolve_environment
 
     resolve_environment()  # relative folders mean the folder the command was typed in, also for the kernels
     if args.command == "site":
