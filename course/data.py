@@ -14,25 +14,23 @@ Resolution order for a dataset (`locate`):
 from __future__ import annotations
 
 import gzip
-import hashlib
-import http.client
 import os
-import re
 import shutil
-import sys
-import tarfile
-import time
-import urllib.error
-import urllib.parse
-import urllib.request
-import zipfile
 import zlib
-from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
-from . import paths
+from . import paths, record, standins
+from .downloads import (
+    DOWNLOAD_ERRORS,
+    ChecksumError,
+    Remote,
+    clean_stale,
+    fetch,
+    safe_extract,
+)
 
 HELP = "See data/README.md for how to download the data or point COURSE_DATA_DIR at an offline mirror."
 
@@ -41,33 +39,8 @@ class DataUnavailableError(RuntimeError):
     """A dataset is neither in the mirror, nor cached, nor downloadable right now."""
 
 
-class ChecksumError(RuntimeError):
-    """A downloaded file is damaged or does not match its published checksum; it was deleted, never trusted."""
-
-
-class DownloadInterruptedError(ConnectionError):
-    """The server closed the connection before the whole file arrived; nothing of it was kept."""
-
-
-class UnsafeArchiveError(RuntimeError):
-    """An archive holds an entry that would land outside the target folder, or a link."""
-
-
 class DamagedDataError(DataUnavailableError, ValueError):
     """A dataset file in the mirror or the cache is damaged; the message names the file and the fix."""
-
-
-@dataclass(frozen=True)
-class Remote:
-    """One file to download: where from, its checksum ("sha256:…", "sha1:…", "md5:…" or None) and size."""
-
-    url: str
-    checksum: str | None
-    size: int | None = None
-
-    @property
-    def filename(self) -> str:
-        return PurePosixPath(self.url.split("?")[0]).name
 
 
 @dataclass(frozen=True)
@@ -194,26 +167,6 @@ DATASETS: dict[str, Dataset] = {
     ]
 }
 
-# What each dataset resolved to in this process, for the setup banner and build/results.json.
-_SOURCES: dict[str, str] = {}
-
-
-def sources() -> dict[str, str]:
-    """Where each dataset used so far came from (`{"mnist": "real, mirror: /data/mnist", ...}`)."""
-    return dict(_SOURCES)
-
-
-def describe_sources() -> str:
-    if _SOURCES:
-        return "; ".join(f"{k}: {v}" for k, v in _SOURCES.items())
-    mirror = paths.mirror_dir()
-    return f"mirror={mirror or 'not set'}, cache={paths.cache_dir()}" + (", offline" if paths.is_offline() else "")
-
-
-def note_source(name: str, description: str) -> None:
-    """Record where a dataset came from (shown in the runner's table and `build/results.json`)."""
-    _SOURCES[name] = description
-
 
 def _is_complete(root: Path, ds: Dataset) -> bool:
     return root.is_dir() and all((root / r).exists() for r in ds.required)
@@ -228,26 +181,26 @@ def locate(name: str, *, allow_standin: bool = True) -> Path:
     if mirror is not None:
         for rel in (ds.folder, *ds.aliases):
             if _is_complete(mirror / rel, ds):
-                note_source(name, f"real, mirror {paths.mirror_label(rel)}")
+                record.current().note_source(name, f"real, mirror {paths.mirror_label(rel)}")
                 return mirror / rel
     cached = paths.cache_dir() / ds.folder
     if _is_complete(cached, ds):
-        note_source(name, f"real, cache {cached}")
+        record.current().note_source(name, f"real, cache {cached}")
         return cached
     if not paths.is_offline():
         try:
             path = download(name)
-            note_source(name, f"real, downloaded to {path}")
+            record.current().note_source(name, f"real, downloaded to {path}")
             return path
         except DOWNLOAD_ERRORS as err:
             failure = f"the download failed ({err})"
     else:
         failure = "COURSE_OFFLINE=1 forbids downloading it"
     if paths.is_smoke() and allow_standin:
-        path = _build_standin(name)
-        if not _SOURCES.get(name, "").startswith("STAND-IN"):
+        path = standins.build(name, ds.folder)
+        if not record.current().sources.get(name, "").startswith("STAND-IN"):
             _announce_standin(ds, failure)
-        note_source(name, f"STAND-IN ({ds.standin})")
+        record.current().note_source(name, f"STAND-IN ({ds.standin})")
         return path
     raise DataUnavailableError(
         f"The dataset {name!r} ({ds.title}) is not available: it is not in the mirror "
@@ -268,210 +221,6 @@ def _announce_standin(ds: Dataset, reason: str) -> None:
              f"The real {ds.title} is not here ({reason}).",
              f"Smoke mode only checks that the code runs: the numbers below say nothing about {ds.name}.",
              HELP)
-
-
-# --- downloads ---------------------------------------------------------------------------------
-
-#: Seconds a download waits for a server to answer or to send its next block. Short, so that a machine
-#: without network falls back to the mirror, the cache or a stand-in quickly instead of hanging.
-TIMEOUT = 20
-
-#: A host that could not be reached (no network, DNS failure, firewall) is not tried again for this
-#: many seconds, so that one notebook without network pays for one failed connection, not ten.
-UNREACHABLE_FOR = 60.0
-_UNREACHABLE: dict[str, tuple[float, str]] = {}
-
-
-def file_checksum(path: Path, algorithm: str) -> str:
-    digest = hashlib.new(algorithm)
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def verify(path: Path, remote: Remote) -> None:
-    """Raise `ChecksumError` (and delete the file) when `path` does not match `remote`'s checksum/size."""
-    problem = None
-    if remote.size is not None and path.stat().st_size != remote.size:
-        problem = f"size {path.stat().st_size:,} bytes, expected {remote.size:,}"
-    elif remote.checksum:
-        algorithm, expected = remote.checksum.split(":", 1)
-        actual = file_checksum(path, algorithm)
-        if actual != expected:
-            problem = f"{algorithm} {actual}, expected {expected}"
-    if problem:
-        path.unlink(missing_ok=True)
-        raise ChecksumError(
-            f"{remote.url} downloaded with {problem}. The file was deleted. The download was "
-            f"interrupted or the server changed the file; run the command again, and if it fails the "
-            f"same way, fetch the file by hand as data/README.md describes."
-        )
-
-
-_LEFTOVER = re.compile(r"\.(?:part|extracting|exporting)-(\d+)$")
-
-
-def _pid_alive(pid: int) -> bool:
-    if sys.platform == "win32":  # os.kill(pid, 0) would signal the process there; rely on age alone
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # EPERM: it exists, it is another user's
-        return True
-    return True
-
-
-def clean_stale(folder: Path, max_age_s: float = 24 * 3600) -> list[Path]:
-    """Remove what killed downloads, extractions and exports left in `folder`; return what went.
-
-    Those are `<name>.part-<pid>` files and `.<name>.extracting-<pid>` / `.exporting-<pid>` folders
-    whose process no longer runs (or that nothing touched for a day). A live process's are kept: it
-    may still be writing them.
-    """
-    removed = []
-    try:
-        entries = list(Path(folder).iterdir())
-    except OSError:
-        return removed
-    for path in entries:
-        match = _LEFTOVER.search(path.name)
-        if not match or int(match.group(1)) == os.getpid():
-            continue
-        try:
-            fresh = time.time() - path.stat().st_mtime < max_age_s
-        except OSError:
-            continue
-        if fresh and _pid_alive(int(match.group(1))):
-            continue
-        if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            path.unlink(missing_ok=True)
-        removed.append(path)
-    if removed:
-        print(f"Removed {len(removed)} leftover(s) of interrupted downloads in {folder}: "
-              + ", ".join(p.name for p in removed))
-    return removed
-
-
-def _host(url: str) -> str:
-    return urllib.parse.urlsplit(url).hostname or url
-
-
-def unreachable(url: str) -> str | None:
-    """Why `url`'s host could not be reached in the last `UNREACHABLE_FOR` seconds, or None."""
-    seen = _UNREACHABLE.get(_host(url))
-    if seen and time.monotonic() - seen[0] < UNREACHABLE_FOR:
-        return f"{_host(url)} could not be reached a moment ago: {seen[1]}; not retried yet"
-    return None
-
-
-def note_unreachable(url: str, err: BaseException) -> None:
-    """Remember a failed connection (no network, DNS, firewall; not an HTTP error) to `url`'s host."""
-    reason = getattr(err, "reason", err)
-    if isinstance(err, OSError) and not isinstance(err, urllib.error.HTTPError) and isinstance(reason, OSError):
-        _UNREACHABLE[_host(url)] = (time.monotonic(), str(reason))
-
-
-def _transfer(url: str, part: Path) -> None:
-    """Stream `url` into `part`; raise `DownloadInterruptedError` when the transfer stops short.
-
-    `urllib` returns a short read silently when a server closes the connection early, so the bytes
-    received are compared with the `Content-Length` the server announced.
-    """
-    reason = unreachable(url)
-    if reason:
-        raise urllib.error.URLError(reason)
-    try:
-        response = urllib.request.urlopen(url, timeout=TIMEOUT)
-    except OSError as err:
-        note_unreachable(url, err)
-        raise
-    with response, open(part, "wb") as out:
-        announced = response.headers.get("Content-Length", "")
-        expected = f" of {int(announced):,}" if announced.isdigit() else ""
-        try:
-            shutil.copyfileobj(response, out, 1 << 20)
-        except (ConnectionError, TimeoutError, http.client.IncompleteRead) as err:
-            raise DownloadInterruptedError(
-                f"The download of {url} was interrupted after {out.tell():,}{expected} bytes "
-                f"({type(err).__name__}: {err}). Nothing was kept; run the command again."
-            ) from None
-        received = out.tell()
-    if expected and received != int(announced):
-        raise DownloadInterruptedError(
-            f"The download of {url} was interrupted: {received:,}{expected} bytes arrived before the "
-            f"server closed the connection. Nothing was kept; run the command again."
-        )
-
-
-def fetch(remote: Remote, dest: Path, *, check=None) -> Path:
-    """Download `remote` to `dest` atomically: a `.part` file is verified, then renamed into place.
-
-    `check(part)`, if given, runs after the checksum and may raise `ChecksumError` (e.g. a weights file
-    that HDF5 cannot read). A killed download leaves only the `.part` file, which nothing ever reads and
-    the next download into the same folder removes (`clean_stale`), so a later run can never trust a
-    half-written file. A connection closed before `Content-Length` bytes arrived raises
-    `DownloadInterruptedError`, whatever the checksum would have said.
-    """
-    dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    clean_stale(dest.parent)
-    part = dest.with_name(f"{dest.name}.part-{os.getpid()}")
-    print(f"Downloading {remote.url} -> {dest}")
-    try:
-        _transfer(remote.url, part)
-        verify(part, remote)
-        if check is not None:
-            check(part)
-        os.replace(part, dest)
-    finally:
-        part.unlink(missing_ok=True)
-    return dest
-
-
-#: What a failed download raises; `locate` and `python -m course download` turn these into clear messages.
-DOWNLOAD_ERRORS = (OSError, http.client.HTTPException, ChecksumError, UnsafeArchiveError)
-
-
-def _check_member(name: str, target: Path, is_link: bool) -> None:
-    path = PurePosixPath(name)
-    if is_link:
-        raise UnsafeArchiveError(f"archive entry {name!r} is a link; links are refused")
-    if path.is_absolute() or name.startswith(("/", "\\")) or ".." in path.parts or ":" in path.parts[0]:
-        raise UnsafeArchiveError(f"archive entry {name!r} would be written outside {target}")
-
-
-def safe_extract(archive: Path, target: Path) -> None:
-    """Extract a .zip/.tar(.gz) into `target`, refusing absolute paths, `..` entries and any link.
-
-    Every entry is checked before anything is written, so an unsafe archive writes nothing at all. A
-    damaged archive (a bad CRC, a cut-short file) raises `ChecksumError`; it may have written part of
-    its entries, so extract into a staging folder (as `download` does).
-    """
-    target.mkdir(parents=True, exist_ok=True)
-    try:
-        if zipfile.is_zipfile(archive):
-            with zipfile.ZipFile(archive) as zf:
-                for info in zf.infolist():
-                    is_link = (info.external_attr >> 16) & 0o170000 == 0o120000
-                    _check_member(info.filename, target, is_link)
-                zf.extractall(target)
-        elif tarfile.is_tarfile(archive):
-            with tarfile.open(archive) as tf:
-                members = tf.getmembers()
-                for m in members:
-                    _check_member(m.name, target, m.issym() or m.islnk())
-                    if not (m.isfile() or m.isdir()):
-                        raise UnsafeArchiveError(f"archive entry {m.name!r} is not a plain file or folder")
-                tf.extractall(target, members=members, filter="data")
-        else:
-            raise ChecksumError(f"{archive.name} is not a complete zip or tar archive (cut short or damaged)")
-    except (zipfile.BadZipFile, tarfile.TarError, EOFError, zlib.error) as err:
-        raise ChecksumError(f"{archive.name} is damaged and cannot be extracted ({type(err).__name__}: {err})") from None
 
 
 def download(name: str, root: Path | None = None) -> Path:
@@ -590,7 +339,7 @@ def read_idx(path: Path, kind: str | None = None) -> np.ndarray:
     return array
 
 
-def _damage_fix(name: str, root: Path) -> str:
+def damage_fix(name: str, root: Path) -> str:
     """What to do about a damaged file of dataset `name` found in `root` (the mirror, or the cache)."""
     mirror = paths.mirror_dir()
     if mirror is not None and os.path.abspath(root).startswith(os.path.abspath(mirror) + os.sep):
@@ -603,8 +352,8 @@ def _damage_fix(name: str, root: Path) -> str:
 
 def _load_idx_dataset(name: str):
     root = locate(name)
-    if _SOURCES[name].startswith("STAND-IN"):
-        return _digits_as_mnist()
+    if record.current().sources[name].startswith("STAND-IN"):
+        return standins.digits_as_mnist()
     try:
         x_train, y_train, x_test, y_test = (read_idx(root / f, kind) for f, kind in
                                             zip(_IDX, ("images", "labels", "images", "labels")))
@@ -613,8 +362,8 @@ def _load_idx_dataset(name: str):
                 raise DamagedDataError(f"{root}: {len(x):,} {split} images but {len(y):,} labels; the files do not "
                                        f"belong together (mixed from two copies, or one is damaged).")
     except DamagedDataError as err:
-        raise DamagedDataError(f"{name}: {err} {_damage_fix(name, root)}") from None
-    _SOURCES[name] += f" ({len(x_train):,} train / {len(x_test):,} test)"
+        raise DamagedDataError(f"{name}: {err} {damage_fix(name, root)}") from None
+    record.current().sources[name] += f" ({len(x_train):,} train / {len(x_test):,} test)"
     return (x_train, y_train), (x_test, y_test)
 
 
@@ -634,83 +383,3 @@ def load_fashion_mnist():
     return _load_idx_dataset("fashion_mnist")
 
 
-def _digits_as_mnist():
-    """scikit-learn's real handwritten digits, centred in a 28x28 frame the way MNIST digits are."""
-    from PIL import Image
-    from sklearn.datasets import load_digits
-
-    digits = load_digits()
-    frames = np.zeros((len(digits.images), 28, 28), np.uint8)
-    for i, img in enumerate(digits.images):
-        small = Image.fromarray((img * (255 / 16)).astype(np.uint8)).resize((20, 20), Image.BICUBIC)
-        frames[i, 4:24, 4:24] = np.asarray(small)
-    labels = digits.target.astype(np.uint8)
-    cut = 1500
-    return (frames[:cut], labels[:cut]), (frames[cut:], labels[cut:])
-
-
-# --- image-folder stand-ins --------------------------------------------------------------------
-
-
-@dataclass
-class _FolderSpec:
-    splits: dict[str, int] = field(default_factory=dict)  # split folder -> images per class
-    classes: tuple[str, ...] = ()
-
-
-def _digit_jpeg(img: np.ndarray, path: Path, size: int = 96) -> None:
-    from PIL import Image
-
-    grey = Image.fromarray((255 - img * (255 / 16)).astype(np.uint8)).resize((size, size), Image.BICUBIC)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    grey.convert("RGB").save(path, quality=90)
-
-
-def _build_standin(name: str) -> Path:
-    """Build (once) a small folder in the dataset's own layout from scikit-learn's real digit images."""
-    from sklearn.datasets import load_digits
-
-    root = paths.cache_dir() / "standin" / DATASETS[name].folder
-    if root.exists():
-        return root
-    digits = load_digits()
-    by_class = {d: digits.images[digits.target == d] for d in range(10)}
-    staging = root.with_name(root.name + f".building-{os.getpid()}")
-    if name in ("mnist", "fashion_mnist"):
-        staging.mkdir(parents=True)
-    elif name == "flower_photos":
-        for d, cls in enumerate(["daisy", "dandelion", "roses", "sunflowers", "tulips"]):
-            for i, img in enumerate(by_class[d][:40]):
-                _digit_jpeg(img, staging / cls / f"{cls}_{i:03d}.jpg")
-    elif name == "hotdog":
-        for d, cls in enumerate(["hotdog", "not-hotdog"]):
-            for i, img in enumerate(by_class[d][:60]):
-                split = "train" if i < 40 else "test"
-                _digit_jpeg(img, staging / split / cls / f"{i:03d}.jpg")
-    elif name == "grocery":
-        _build_grocery_standin(staging / "dataset", by_class)
-    try:
-        os.replace(staging, root)
-    except OSError:  # another process finished the same stand-in first: keep theirs
-        shutil.rmtree(staging, ignore_errors=True)
-    return root
-
-
-def _build_grocery_standin(root: Path, by_class: dict[int, np.ndarray]) -> None:
-    """Ten 'products' (digits) in two coarse groups, with split files, classes.csv and iconic images."""
-    rows = ["Class Name,Class ID,Coarse Class Name,Coarse Class ID,Iconic Image Path,Product Description Path"]
-    lines: dict[str, list[str]] = {"train": [], "val": [], "test": []}
-    for d in range(10):
-        coarse, coarse_id = ("Small-Digits", 0) if d < 5 else ("Large-Digits", 1)
-        fine = f"Digit-{d}"
-        iconic = f"/iconic-images-and-descriptions/Packages/{coarse}/{fine}/{fine}_Iconic.jpg"
-        _digit_jpeg(by_class[d].mean(axis=0), root / iconic.lstrip("/"))
-        rows.append(f"{fine},{d},{coarse},{coarse_id},{iconic},")
-        for i, img in enumerate(by_class[d][:36]):
-            split = "train" if i < 20 else "val" if i < 24 else "test"
-            rel = f"{split}/Packages/{coarse}/{fine}/{fine}_{i:03d}.jpg"
-            _digit_jpeg(img, root / rel)
-            lines[split].append(f"{rel}, {d}, {coarse_id}")
-    (root / "classes.csv").write_text("\n".join(rows) + "\n")
-    for split, items in lines.items():
-        (root / f"{split}.txt").write_text("\n".join(items) + "\n")

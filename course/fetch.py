@@ -5,11 +5,11 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from . import backbones, data, paths
+from . import backbones, data, networks, paths
 
 #: What `--all` fetches besides every dataset: each backbone without its top, the tops notebook 04 puts
 #: on (ResNet50, the original's; MobileNet 1.0, its offline stand-in) and ImageNet's class names.
-ALL_WEIGHTS = [f"imagenet:{b}" for b in backbones.BACKBONES] + [
+ALL_WEIGHTS = [f"imagenet:{b}" for b in networks.BACKBONES] + [
     "imagenet_top:resnet50", "imagenet_top:mobilenet_100", "imagenet:class_index"]
 
 

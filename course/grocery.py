@@ -26,7 +26,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 import pandas as pd
 
-from . import data, images
+from . import data, images, record, storage
 from .params import check_count, check_value
 
 SPLITS = ("train", "val", "test")
@@ -81,7 +81,7 @@ class Grocery:
 
 def _fix(root: Path) -> str:
     """What to do about a damaged or incomplete copy of the dataset whose `dataset/` folder is `root`."""
-    return data._damage_fix("grocery", Path(root).parent)
+    return data.damage_fix("grocery", Path(root).parent)
 
 
 def read_classes(root: Path) -> pd.DataFrame:
@@ -175,9 +175,9 @@ def load_grocery() -> Grocery:
                 f"{root / f'{split}.txt'} lists {len(missing):,} photo(s) that are missing, e.g. {missing[0]}. "
                 f"{_fix(root)}")
     counts = " / ".join(f"{len(splits[s]):,}" for s in SPLITS)
-    where = data.sources().get("grocery", "")
+    where = record.current().sources.get("grocery", "")
     if "train / " not in where:
-        data.note_source("grocery", f"{where} ({counts} train / val / test)")
+        record.current().note_source("grocery", f"{where} ({counts} train / val / test)")
     return Grocery(root, classes, splits)
 
 
@@ -253,21 +253,12 @@ def _load_cached(path: Path, meta_path: Path) -> tuple[np.ndarray, dict] | str:
     return features, {**meta, "compute_seconds": seconds}
 
 
-def _write_atomically(path: Path, write: Callable[[Path], None]) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp{path.suffix}")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def cached_features(compute: Callable[[], np.ndarray], folder: Path, key: str) -> CachedFeatures:
     """`compute()` once, saved as `folder/<key>.npy` (+ `<key>.json`); later calls with the same key load them.
 
     Both files are written under temporary names and renamed, so an interrupted run never leaves a half
     file that a later run would trust. A cache that cannot be trusted anyway (empty, cut short, its
-    metadata missing or contradicting it) is set aside as `<key>.npy.damaged`, announced, and computed
+    metadata missing or contradicting it) is set aside as `<key>.npy.damaged-<time>`, announced, and computed
     again: it never fails every rerun.
     """
     folder = Path(folder)
@@ -280,12 +271,11 @@ def cached_features(compute: Callable[[], np.ndarray], folder: Path, key: str) -
             return CachedFeatures(features, path, True, time.perf_counter() - start, meta["compute_seconds"])
         for damaged in (path, meta_path):
             if damaged.exists():
-                os.replace(damaged, damaged.with_name(damaged.name + ".damaged"))
+                storage.set_aside(damaged)
         print(f"Feature cache {path} set aside ({loaded}): computing the features again.")
     features = np.asarray(compute(), dtype=np.float32)
     seconds = time.perf_counter() - start
-    folder.mkdir(parents=True, exist_ok=True)
     meta = json.dumps({"compute_seconds": seconds, "shape": list(features.shape)})
-    _write_atomically(path, lambda tmp: np.save(tmp, features))
-    _write_atomically(meta_path, lambda tmp: tmp.write_text(meta))
+    storage.write_atomic(path, lambda tmp: np.save(tmp, features))
+    storage.write_atomic(meta_path, meta)
     return CachedFeatures(features, path, False, seconds, seconds)

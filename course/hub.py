@@ -21,89 +21,14 @@ import os
 import shutil
 import socket
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import keras
 import tensorflow as tf
 import tensorflow_hub
 
-from . import backbones, data, paths
-
-#: Handles that start with this prefix are exported locally from `utils.load_backbone(<rest>)`.
-EXPORT_PREFIX = "export:"
-
-
-@dataclass(frozen=True)
-class HubModel:
-    """One model of the picker: its handle, the image size it was trained at, and what to know about it."""
-
-    name: str
-    handle: str
-    image_size: int
-    licence: str = "Apache-2.0"
-    notes: str = ""
-    min_size: int = 32
-
-    @property
-    def is_remote(self) -> bool:
-        return not self.handle.startswith(EXPORT_PREFIX)
-
-
-_TFHUB = "https://tfhub.dev/google/imagenet/"
-
-
-def _catalogue() -> list[HubModel]:
-    """The original tutorial's model list (tfhub.dev feature vectors, inputs in [0, 1]) plus the offline one."""
-    models = [
-        HubModel("mobilenet_025", EXPORT_PREFIX + "mobilenet_025", 224, "Apache-2.0 (Keras Applications weights)",
-                 "MobileNet alpha 0.25, 218k parameters, exported here from keras.applications: works offline"),
-        # Trained at 224 px but fed 288: a network reads images a little larger than its training crops better
-        # (Touvron et al. 2019, "Fixing the train-test resolution discrepancy"); measured in notebook 06 on
-        # the flowers and on four folders of grocery photos: +0 to +2.7 points, never worse.
-        HubModel("mobilenet_100", EXPORT_PREFIX + "mobilenet_100", 288, "Apache-2.0 (Keras Applications weights)",
-                 "MobileNet alpha 1.0, 3.2M parameters, trained at 224 px, fed 288; exported here from "
-                 "keras.applications: works offline"),
-    ]
-    v2_sizes = {"s": 384, "m": 480, "l": 480, "xl": 512, "b0": 224, "b1": 240, "b2": 260, "b3": 300}
-    for variant, size in v2_sizes.items():
-        if variant != "xl":
-            models.append(HubModel(f"efficientnetv2-{variant}", f"{_TFHUB}efficientnet_v2_imagenet1k_{variant}/feature_vector/2",
-                                   size, notes="EfficientNetV2, ImageNet-1k"))
-        models.append(HubModel(f"efficientnetv2-{variant}-21k", f"{_TFHUB}efficientnet_v2_imagenet21k_{variant}/feature_vector/2",
-                               size, notes="EfficientNetV2, ImageNet-21k"))
-        models.append(HubModel(f"efficientnetv2-{variant}-21k-ft1k",
-                               f"{_TFHUB}efficientnet_v2_imagenet21k_ft1k_{variant}/feature_vector/2",
-                               size, notes="EfficientNetV2, ImageNet-21k fine-tuned on ImageNet-1k"))
-    for i, size in enumerate([224, 240, 260, 300, 380, 456, 528, 600]):
-        models.append(HubModel(f"efficientnet_b{i}", f"https://tfhub.dev/tensorflow/efficientnet/b{i}/feature-vector/1",
-                               size, notes="EfficientNet (v1)"))
-    models += [
-        HubModel("bit_s-r50x1", "https://tfhub.dev/google/bit/s-r50x1/1", 224, notes="Big Transfer ResNet-50x1"),
-        HubModel("inception_v3", f"{_TFHUB}inception_v3/feature-vector/4", 299, min_size=75),
-        HubModel("inception_resnet_v2", f"{_TFHUB}inception_resnet_v2/feature-vector/4", 299, min_size=75),
-    ]
-    for version in ("v1", "v2"):
-        for depth in (50, 101, 152):
-            models.append(HubModel(f"resnet_{version}_{depth}", f"{_TFHUB}resnet_{version}_{depth}/feature-vector/4", 224))
-    models += [
-        HubModel("nasnet_large", f"{_TFHUB}nasnet_large/feature_vector/4", 331),
-        HubModel("nasnet_mobile", f"{_TFHUB}nasnet_mobile/feature_vector/4", 224),
-        HubModel("pnasnet_large", f"{_TFHUB}pnasnet_large/feature_vector/4", 331),
-    ]
-    for width in ("100", "130", "140"):
-        models.append(HubModel(f"mobilenet_v2_{width}_224", f"{_TFHUB}mobilenet_v2_{width}_224/feature_vector/4", 224,
-                               notes="MobileNetV2: small and fast, a good first choice on a CPU"))
-    for kind in ("small", "large"):
-        for width in ("100", "075"):
-            models.append(HubModel(f"mobilenet_v3_{kind}_{width}_224",
-                                   f"{_TFHUB}mobilenet_v3_{kind}_{width}_224/feature_vector/5", 224, notes="MobileNetV3"))
-    return models
-
-
-#: The model picker's choices, by name. tfhub.dev handles now redirect to Kaggle Models, which
-#: `tensorflow_hub` follows; each model's licence is on its page there.
-MODELS: dict[str, HubModel] = {m.name: m for m in _catalogue()}
+from . import backbones, data, downloads, networks, paths, record, storage
+from .networks import EXPORT_PREFIX, FALLBACKS, MODELS, HubModel
 
 
 def catalogue_table():
@@ -114,11 +39,6 @@ def catalogue_table():
                           "handle": m.handle} for m in MODELS.values()]).set_index("name")
 
 
-#: What a model that cannot be loaded falls back to: local exports of the mirror's MobileNets, in
-#: `backbones.fallback_order()` (best first; smallest first in smoke mode).
-FALLBACKS = backbones.FALLBACKS
-
-
 def availability(model: HubModel) -> tuple[bool, str]:
     """(True, where) when `model` can be loaded here, else (False, why not). Decided by trying.
 
@@ -127,19 +47,19 @@ def availability(model: HubModel) -> tuple[bool, str]:
     `COURSE_OFFLINE=1`).
     """
     if not model.is_remote:
-        path, where = backbones.search(backbones.weights_file(model.handle.removeprefix(EXPORT_PREFIX)))
+        path, where = backbones.search(networks.weights_file(model.handle.removeprefix(EXPORT_PREFIX)))
         return path is not None, where
     if paths.is_offline():
         return False, "COURSE_OFFLINE=1: no download tried"
-    reason = data.unreachable(model.handle)
+    reason = downloads.unreachable(model.handle)
     if reason:
         return False, f"it cannot be downloaded ({reason})"
     old = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(data.TIMEOUT)  # tensorflow_hub opens its connections without a timeout
+    socket.setdefaulttimeout(downloads.TIMEOUT)  # tensorflow_hub opens its connections without a timeout
     try:
         return True, f"TF Hub {tensorflow_hub.resolve(model.handle)}"
     except (OSError, ValueError, http.client.HTTPException, tf.errors.OpError) as err:
-        data.note_unreachable(model.handle, err)
+        downloads.note_unreachable(model.handle, err)
         return False, f"it cannot be downloaded ({err})"
     finally:
         socket.setdefaulttimeout(old)
@@ -150,7 +70,7 @@ def pick_model(name: str, image_size: int | None = None) -> tuple[HubModel, int]
 
     Raises `ValueError` naming the choices for an unknown name, or for an image size below what the
     model accepts. When `name` cannot be loaded here (no network for a tfhub.dev model, no weights for
-    a local export) the first of `backbones.fallback_order()` that can is used instead, said in one line and recorded
+    a local export) the first of `networks.fallback_order()` that can is used instead, said in one line and recorded
     in `build/results.json`. With none: smoke mode uses the `mobilenet_025` export with random weights
     (announced); full mode raises `DataUnavailableError` saying what to do.
     """
@@ -159,32 +79,32 @@ def pick_model(name: str, image_size: int | None = None) -> tuple[HubModel, int]
         hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
         raise ValueError(f"Unknown MODEL_NAME {name!r}.{hint} Choose one of: {', '.join(MODELS)}.")
     model = MODELS[name]
-    size = backbones.check_image_size(model.name, image_size, model.image_size, model.min_size)
+    size = networks.check_image_size(model.name, image_size, model.image_size, model.min_size)
     ok, why = availability(model)
     if ok:
         return model, size
     tried = [name]
-    for fallback in (f for f in backbones.fallback_order() if f != name):
+    for fallback in (f for f in networks.fallback_order() if f != name):
         tried.append(fallback)
         other = MODELS[fallback]
         available, where = availability(other)
         if available:
             print(f"! {name} cannot be loaded here ({why}); using {fallback} instead ({where}).")
-            data.note_source(f"choice:{name}", f"{fallback} instead: {name} cannot be loaded ({why})")
-            return other, backbones.check_image_size(other.name, image_size, other.image_size, other.min_size)
+            record.current().note_source(f"choice:{name}", f"{fallback} instead: {name} cannot be loaded ({why})")
+            return other, networks.check_image_size(other.name, image_size, other.image_size, other.min_size)
     if paths.is_smoke():
-        stand_in = MODELS[backbones.SMOKE_STAND_IN]
+        stand_in = MODELS[networks.SMOKE_STAND_IN]
         print(f"! None of {', '.join(tried)} can be loaded here ({name}: {why}): smoke mode uses the "
               f"{stand_in.name} export with RANDOM weights (a stand-in: its numbers mean nothing).")
-        data.note_source(f"choice:{name}", f"{stand_in.name} with RANDOM weights instead: {name} cannot be "
+        record.current().note_source(f"choice:{name}", f"{stand_in.name} with RANDOM weights instead: {name} cannot be "
                                            f"loaded ({why})")
-        return stand_in, backbones.check_image_size(stand_in.name, image_size, stand_in.image_size,
+        return stand_in, networks.check_image_size(stand_in.name, image_size, stand_in.image_size,
                                                     stand_in.min_size)
     raise data.DataUnavailableError(
         f"MODEL_NAME={name!r} cannot be loaded here ({why}), and neither can the local exports "
         f"{' or '.join(FALLBACKS)} (no MobileNet ImageNet weights in the mirror or Keras' cache).\n"
         f"Fix: run with internet, or set COURSE_DATA_DIR to a mirror holding keras_home/models/"
-        f"{backbones.BACKBONES[FALLBACKS[0]].weights_file} (`python -m course download imagenet:{FALLBACKS[0]} "
+        f"{networks.BACKBONES[FALLBACKS[0]].weights_file} (`python -m course download imagenet:{FALLBACKS[0]} "
         f"--to <mirror>` on a machine with internet). {data.HELP}"
     )
 
@@ -242,7 +162,7 @@ EXPORT_DTYPE = "float32"
 
 
 def _inventory(folder: Path) -> dict[str, list]:
-    return {p.relative_to(folder).as_posix(): [p.stat().st_size, data.file_checksum(p, "sha256")]
+    return {p.relative_to(folder).as_posix(): [p.stat().st_size, downloads.file_checksum(p, "sha256")]
             for p in sorted(folder.rglob("*")) if p.is_file() and p.name != MANIFEST}
 
 
@@ -275,20 +195,18 @@ def export_backbone(name: str = "mobilenet_025") -> Path:
     The folder name records where the weights came from (a hash of the ImageNet weight file, or
     `random`), so an export made with stand-in random weights is never used once real weights exist.
     It always computes in float32 (`EXPORT_DTYPE`), whatever the session's precision policy. An export
-    found damaged (checked against the manifest written with it) is set aside as `.<name>.damaged` and
-    made again.
+    found damaged (checked against the manifest written with it) is set aside as `<name>.damaged-<time>`
+    and made again.
     """
     weights, _ = backbones.find_weights(name)
-    tag = f"imagenet-{data.file_checksum(Path(weights), 'sha256')[:12]}" if weights else "random"
+    tag = f"imagenet-{downloads.file_checksum(Path(weights), 'sha256')[:12]}" if weights else "random"
     target = hub_cache_dir() / f"{name}-{tag}"
-    data.clean_stale(hub_cache_dir())
+    downloads.clean_stale(hub_cache_dir())
     if target.exists():
         problem = export_problem(target)
         if problem is None:
             return target
-        aside = target.with_name(f".{target.name}.damaged")
-        shutil.rmtree(aside, ignore_errors=True)
-        os.replace(target, aside)
+        aside = storage.set_aside(target)
         print(f"! The TF Hub export {target} is damaged ({problem}): moved to {aside.name}; exporting it again.")
     print(f"Exporting {name} ({tag} weights) as a TF Hub SavedModel to {target} (once) ...")
     staging = target.with_name(f".{target.name}.exporting-{os.getpid()}")

@@ -24,13 +24,12 @@ import io
 import numbers
 import os
 import stat
-import tempfile
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import paths, runs
+from . import paths, record, storage
 
 #: Formats `tf.io.decode_image` reads (as Pillow names them; MPO is a JPEG with extra pictures appended).
 TF_FORMATS = {"JPEG", "MPO", "PNG", "GIF", "BMP", "WEBP"}
@@ -226,18 +225,8 @@ def _converted_copy(image, digest: str, lossy: bool) -> str:
     path = folder / f"{digest[:24]}-{_CONVERTER}.{'jpg' if lossy else 'png'}"
     if path.is_file() and path.stat().st_size > 0:
         return str(path)
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.stem}.", suffix=path.suffix)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            if lossy:
-                image.save(f, format="JPEG", quality=95)
-            else:
-                image.save(f, format="PNG")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    storage.write_atomic(path, lambda tmp: image.save(tmp, format="JPEG", quality=95) if lossy
+                         else image.save(tmp, format="PNG"))
     return str(path)
 
 
@@ -327,6 +316,8 @@ def inspect_image(path) -> ImageCheck:
                 upright = _to_rgb(ImageOps.exif_transpose(im))
                 lossy = fmt in ("JPEG", "MPO") or (fmt == "WEBP" and b"VP8L" not in data[:64])
                 copy = _converted_copy(upright, digest, lossy=lossy)
+        except storage.StorageError as err:
+            return ImageCheck("bad", f"needs a converted copy, which cannot be written: {err}", digest=digest)
         except OSError as err:
             if getattr(err, "filename", None) or isinstance(err, PermissionError):
                 return ImageCheck("bad", f"needs a converted copy, which cannot be written to {show(_cache_folder())} "
@@ -409,7 +400,7 @@ def _inspect_all(paths: list[str], workers: int | None = None) -> list[ImageChec
 
 def _skip_hint() -> str:
     """How to leave bad files out, naming the notebook parameter only where this run has one."""
-    if "SKIP_BAD_IMAGES" in runs.run_parameters():
+    if "SKIP_BAD_IMAGES" in record.current().parameters:
         return ("Fix or delete these files, or set SKIP_BAD_IMAGES = True (or `-p SKIP_BAD_IMAGES=True`) to "
                 "leave them out.")
     return "Fix or delete these files, or pass skip_bad=True to leave them out (they are listed, never used)."
@@ -426,7 +417,7 @@ def _problem_list(items: list[tuple[str, str]], where) -> str:
 
 def _point(target: str) -> str:
     """"Point DATA_DIR at <target>" where this run has a DATA_DIR parameter, else "Use <target>"."""
-    return f"Point DATA_DIR at {target}" if "DATA_DIR" in runs.run_parameters() else f"Use {target}"
+    return f"Point DATA_DIR at {target}" if "DATA_DIR" in record.current().parameters else f"Use {target}"
 
 
 def _list_dir(path: str) -> list[os.DirEntry]:

@@ -1,12 +1,14 @@
-"""Every notebook parameter the course has, its valid values, and one check for all of them.
+"""Every lesson's parameters, their valid values, the sizes a test run uses, and one check for all of them.
 
-    utils.check_parameters(globals())   # the cell right after a notebook's `parameters` cell
+    run = utils.start("01_mnist_dense", globals())   # the cell right after a lesson's `parameters` cell
 
-A parameter has the same meaning in every notebook that uses it (`EPOCHS` is always a whole number of
-epochs, at least 1), so `SPECS` lists each name once; `NOTEBOOK_SPECS` overrides a name where one notebook
-accepts other values (notebook 02 knows how to fine-tune only some backbones; 05 and 06 accept
-`IMAGE_SIZE = None` for the network's own size). `python -m course run -p NAME=VALUE` checks the same specs
-before any kernel starts.
+`LESSONS` lists each lesson's parameters in the order of its parameters cell (a test keeps the two in
+step). A parameter has the same meaning in every lesson that uses it (`EPOCHS` is always a whole number of
+epochs, at least 1), so `SPECS` lists each name once; `LESSON_SPECS` overrides a name where one lesson
+accepts other values (02 knows how to fine-tune only some backbones; 05 and 06 accept `IMAGE_SIZE = None`
+for the network's own size). `SMOKE` holds the small sizes of test runs (`COURSE_SMOKE=1`: `pytest` and
+`python -m course run` without `--full`), which `start` puts in place of the lesson's values and says so.
+`python -m course run -p NAME=VALUE` checks the same specs before any kernel starts.
 
 Checks that need the data (one photo per class, a subset larger than the dataset) happen where the data
 is seen: `course.subsets` and the data layer raise the same `ParameterError`, naming the parameter.
@@ -14,17 +16,15 @@ is seen: `course.subsets` and the data layer raise the same `ParameterError`, na
 
 from __future__ import annotations
 
-import json
+import ast
+import difflib
 import math
 import numbers
 import os
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
 
-from . import paths, runs
+from . import networks, paths
 
 
 class ParameterError(ValueError):
@@ -80,18 +80,6 @@ class Spec:
         return tuple(self.choices()) if callable(self.choices) else tuple(self.choices or ())
 
 
-def _hub_models() -> tuple:
-    from .hub import MODELS
-
-    return tuple(MODELS)
-
-
-def _backbones() -> tuple:
-    from .backbones import BACKBONES
-
-    return tuple(BACKBONES)
-
-
 def _int(description, example, low=None, high=None, none=""):
     return Spec("int", description, example, low=low, high=high, none=none)
 
@@ -110,10 +98,8 @@ def _bool(description, example=True):
 
 _EPOCHS = "training epochs (passes over the training data)"
 
-#: Every parameter of every notebook, by name. A new parameter needs an entry (a test checks it).
+#: Every parameter of every lesson, by name. A new parameter needs an entry (a test checks it).
 SPECS: dict[str, Spec] = {
-    # mode: computed from COURSE_SMOKE; `python -m course run` sets it with --full, never with -p
-    "SMOKE": _bool("smoke mode: tiny subsets, 1-2 epochs (set by COURSE_SMOKE / `python -m course run --full`)", False),
     # training length and batches
     "EPOCHS": _int(_EPOCHS, 5, low=1),
     "HEAD_EPOCHS": _int(f"{_EPOCHS} of the new classifier head", 5, low=1),
@@ -123,7 +109,6 @@ SPECS: dict[str, Spec] = {
     "SCRATCH_EPOCHS": _int(f"{_EPOCHS} of the same network trained from random weights", 3, low=1),
     "ORIGINAL_EPOCHS": _int(f"{_EPOCHS} of the original tutorial's model", 3, low=1),
     "ORIGINAL_STEPS": _int("training steps per epoch of the original tutorial's model", 10, low=1),
-    "EXPERIMENT_EPOCHS": _int(f"{_EPOCHS} of each learning-rate experiment", 4, low=1),
     "DECAY_EPOCHS": _int("epochs between two learning-rate decays", 2, low=1),
     "PATIENCE": _int("epochs without a better validation loss before early stopping (0: stop at the first)", 5,
                      low=0),
@@ -143,28 +128,22 @@ SPECS: dict[str, Spec] = {
                         item=Spec("int", "units", 512, low=1, high=100_000)),
     "DROPOUT": _fraction("share of units dropped while training (0: no dropout)", 0.3, low_open=False),
     "SHIFT": _fraction("largest random shift, as a share of the image side (0: none)", 0.08, low_open=False),
-    "BACKBONE": Spec("str", "pretrained ImageNet network (see utils.BACKBONES)", "mobilenet_025",
-                     choices=_backbones),
-    "MODEL_NAME": Spec("str", "TF Hub model from the catalogue (course.hub.MODELS)", "mobilenet_025",
-                       choices=_hub_models),
+    "BACKBONE": Spec("str", "pretrained ImageNet network (course/networks.py: BACKBONES)", "mobilenet_025",
+                     choices=lambda: tuple(networks.BACKBONES)),
+    "MODEL_NAME": Spec("str", "TF Hub model from the catalogue (course/networks.py: MODELS)", "mobilenet_025",
+                       choices=lambda: tuple(networks.MODELS)),
     "IMAGE_SIZE": _int("side in pixels of the square images the network sees", 224, low=32, high=1024),
-    "FINE_TUNE": _bool("fine-tune the backbone after training the head"),
     "FINE_TUNE_FRACTION": _fraction("share of the backbone's layers (from the top) that fine-tuning changes", 0.25,
                                     high_open=False),
     "AUGMENT": _bool("augment the training images (random flips, crops, ...)"),
-    "AUGMENTED": Spec("list", "models trained a second time with augmentation", ["1 conv", "transfer: frozen"],
-                      item=Spec("str", "model", "1 conv", choices=("1 conv", "3 conv", "4 conv", "transfer: frozen",
-                                                                   "transfer: fine-tuned")), unique=True),
     "AUGMENTED_COPIES": _int("augmented copies of the training images", 2, low=1, high=100),
     "MIN_CROP_AREA": _fraction("smallest share of the photo a random crop keeps", 0.5, high_open=False),
     "ZOOM": _fraction("largest random zoom-in, as a share of each side (0: none)", 0.2, low_open=False),
     "BRIGHTNESS": _fraction("largest random brightness change, as a share of full scale (0: none)", 0.2,
                             low_open=False, high_open=False),
-    "TTA": _bool("average the predictions over each image and its mirror image"),
     # data: how much, and how it is split
     "TRAIN_LIMIT": _int("training images used (the first ones)", 1000, low=1, none="every training image"),
     "TEST_LIMIT": _int("test images used (the first ones)", 1000, low=1, none="every test image"),
-    "EXPERIMENT_IMAGES": _int("training images used by the learning-rate experiment", 3000, low=1),
     "IMAGES_PER_CLASS": _int("photos used per class (the first ones); at least 2, one to train on and one to "
                              "validate", 20, low=2, none="every photo"),
     "PER_CLASS": _int("images used per class and split", 10, low=1, none="every image"),
@@ -180,28 +159,64 @@ SPECS: dict[str, Spec] = {
     "BENCH_WARMUP": _int("untimed passes before timing", 1, low=0),
     "TSNE_POINTS": _int("points t-SNE places (at most; the projector shows them all)", 500, low=10),
     "TSNE_ITERATIONS": _int("t-SNE optimisation steps (scikit-learn's minimum is 250)", 500, low=250),
-    "RUN_EAGERLY": _bool("run Keras step by step instead of as a graph (faster for a few steps)", False),
 }
 
-#: Where one notebook accepts other values for a name (keyed by the notebook's number).
-NOTEBOOK_SPECS: dict[str, dict[str, Spec]] = {
-    "02": {
+#: Each lesson's parameters, in the order of its parameters cell.
+LESSONS: dict[str, tuple[str, ...]] = {
+    "01_mnist_dense": ("EPOCHS", "BATCH_SIZE", "LAYER_SIZES", "DROPOUT", "SHIFT", "INITIAL_LR", "DECAY_RATE",
+                       "DECAY_EPOCHS", "ORIGINAL_EPOCHS", "TRAIN_LIMIT", "TEST_LIMIT"),
+    "02_fashion_mnist_cnns": ("TRAIN_LIMIT", "TEST_LIMIT", "EPOCHS", "PATIENCE", "BATCH_SIZE", "LEARNING_RATE",
+                              "BACKBONE", "IMAGE_SIZE", "FINE_TUNE_EPOCHS", "FINE_TUNE_LR", "AUGMENTED_COPIES",
+                              "TSNE_POINTS", "TSNE_ITERATIONS"),
+    "03_image_augmentation": ("N_DRAWS", "IMAGE_SIZE", "BATCH_SIZE", "ZOOM", "BRIGHTNESS", "TRAIN_LIMIT", "EPOCHS",
+                              "TEST_LIMIT", "BENCH_IMAGES", "BENCH_REPEATS", "BENCH_WARMUP"),
+    "04_hotdog_fine_tuning": ("BACKBONE", "IMAGE_SIZE", "IMAGES_PER_CLASS", "VAL_FRACTION", "BATCH_SIZE",
+                              "ORIGINAL_EPOCHS", "ORIGINAL_STEPS", "MIN_CROP_AREA", "DROPOUT", "HEAD_LR",
+                              "HEAD_EPOCHS", "FINE_TUNE_FRACTION", "FINE_TUNE_LR", "FINE_TUNE_EPOCHS", "SCRATCH_LR",
+                              "SCRATCH_EPOCHS", "SKIP_BAD_IMAGES"),
+    "05_grocery_retrain": ("BACKBONE", "IMAGE_SIZE", "PER_CLASS", "BATCH_SIZE", "HEAD_EPOCHS", "HEAD_L2",
+                           "FINE_TUNE_FRACTION", "FINE_TUNE_LR", "FINE_TUNE_EPOCHS"),
+    "06_hub_transfer_learning": ("MODEL_NAME", "DATA_DIR", "SKIP_BAD_IMAGES", "AUGMENT", "BATCH_SIZE",
+                                 "VALIDATION_SPLIT", "IMAGE_SIZE", "IMAGES_PER_CLASS", "HEAD_EPOCHS",
+                                 "FINE_TUNE_EPOCHS", "HEAD_LEARNING_RATE", "FINE_TUNE_LEARNING_RATE", "PATIENCE"),
+}
+
+#: What a test run (`COURSE_SMOKE=1`) uses instead of the lesson's own values: tiny subsets, one or two
+#: epochs, the smallest network. It only shows that the code runs; its numbers mean nothing.
+SMOKE: dict[str, dict[str, object]] = {
+    "01_mnist_dense": {"EPOCHS": 2, "ORIGINAL_EPOCHS": 2, "TRAIN_LIMIT": 1000, "TEST_LIMIT": 1000},
+    "02_fashion_mnist_cnns": {"TRAIN_LIMIT": 100, "TEST_LIMIT": 50, "EPOCHS": 1, "BACKBONE": "mobilenet_025",
+                              "IMAGE_SIZE": 32, "FINE_TUNE_EPOCHS": 1, "AUGMENTED_COPIES": 1, "TSNE_POINTS": 100,
+                              "TSNE_ITERATIONS": 250},
+    "03_image_augmentation": {"IMAGE_SIZE": 96, "TRAIN_LIMIT": 200, "EPOCHS": 1, "TEST_LIMIT": 500,
+                              "BENCH_IMAGES": 64, "BENCH_REPEATS": 2},
+    "04_hotdog_fine_tuning": {"BACKBONE": "mobilenet_025", "IMAGE_SIZE": 96, "IMAGES_PER_CLASS": 6,
+                              "ORIGINAL_EPOCHS": 1, "ORIGINAL_STEPS": 1, "HEAD_EPOCHS": 3, "FINE_TUNE_EPOCHS": 1,
+                              "SCRATCH_EPOCHS": 1},
+    "05_grocery_retrain": {"BACKBONE": "mobilenet_025", "IMAGE_SIZE": 96, "PER_CLASS": 2, "HEAD_EPOCHS": 3,
+                           "FINE_TUNE_EPOCHS": 1},
+    "06_hub_transfer_learning": {"IMAGE_SIZE": 96, "IMAGES_PER_CLASS": 8, "HEAD_EPOCHS": 2, "FINE_TUNE_EPOCHS": 1},
+}
+
+#: Where one lesson accepts other values for a name.
+LESSON_SPECS: dict[str, dict[str, Spec]] = {
+    "02_fashion_mnist_cnns": {
         "BACKBONE": Spec("str", "the transfer model's network (one whose last block the notebook knows)", "vgg19",
                          choices=("vgg19", "mobilenet_100", "mobilenet_025")),
     },
-    "05": {"IMAGE_SIZE": _int(SPECS["IMAGE_SIZE"].description, 224, low=32, high=1024, none="the backbone's own size")},
-    "06": {"IMAGE_SIZE": _int(SPECS["IMAGE_SIZE"].description, 224, low=32, high=1024, none="the model's own size")},
+    "05_grocery_retrain": {"IMAGE_SIZE": _int(SPECS["IMAGE_SIZE"].description, 224, low=32, high=1024,
+                                              none="the backbone's own size")},
+    "06_hub_transfer_learning": {"IMAGE_SIZE": _int(SPECS["IMAGE_SIZE"].description, 224, low=32, high=1024,
+                                                    none="the model's own size")},
 }
 
-
-def _number(notebook: str | None) -> str | None:
-    match = re.match(r"(\d\d)", Path(str(notebook)).name) if notebook else None
-    return match.group(1) if match else None
+#: The variable the runner sets to the `-p` names it passes, so that a test run does not shrink those.
+GIVEN = "COURSE_GIVEN_PARAMETERS"
 
 
-def spec_for(name: str, notebook: str | None = None) -> Spec | None:
-    """The spec of `name` in `notebook` ("04", "04_hotdog_fine_tuning" or None for the course-wide one)."""
-    return NOTEBOOK_SPECS.get(_number(notebook) or "", {}).get(name) or SPECS.get(name)
+def spec_for(name: str, lesson: str | None = None) -> Spec | None:
+    """The spec of `name` in `lesson` (its file stem; None for the course-wide one)."""
+    return LESSON_SPECS.get(lesson or "", {}).get(name) or SPECS.get(name)
 
 
 def _example(name: str, spec: Spec) -> str:
@@ -291,57 +306,73 @@ def check_value(name: str, value, notebook: str | None = None):
     return value
 
 
-@lru_cache(maxsize=1)
-def declared_parameters() -> dict[str, tuple[str, ...]]:
-    """Each course notebook's parameter names, in order, read from its `parameters`-tagged cell."""
-    found = {}
-    for path in sorted((paths.REPO_ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
-        try:
-            cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
-        except (OSError, ValueError, KeyError):
-            continue
-        for cell in cells:
-            if "parameters" in cell.get("metadata", {}).get("tags", []):
-                source = "".join(cell["source"])
-                found[path.stem] = tuple(re.findall(r"^([A-Za-z_]\w*)\s*=", source, flags=re.M))
-                break
-    return found
+def _typed_cell_names(lesson_names: tuple[str, ...]) -> list[str]:
+    """The names assigned in the lesson's parameters cell as it ran in this kernel (Jupyter, Colab, nbval).
 
-
-def _guess_notebook(namespace: Mapping) -> str | None:
-    """The notebook whose parameters are all in `namespace` (the one with the most, if several)."""
-    fits = [(len(names), stem) for stem, names in declared_parameters().items() if set(names) <= set(namespace)]
-    return max(fits)[1] if fits else None
-
-
-def check_parameters(namespace: Mapping, notebook: str | None = None) -> dict:
-    """Check every parameter in `namespace` (a notebook's `globals()`); record and return the checked values.
-
-    Call it in the cell right after the `parameters` cell, where papermill's `-p` values have arrived.
-    Raises `ParameterError` naming the first parameter out of range, with its valid values and an example.
-    `notebook` ("04" or a file stem) selects a notebook's own specs; by default it is recognised from
-    the parameter names. The checked values are recorded with `course.runs.set_run_parameters`. A `SMOKE`
-    edited in the parameters cell sets the mode the run is recorded in (`COURSE_SMOKE`), announced.
+    Read from IPython's input history: the latest earlier cell made only of `NAME = value` lines, at least
+    one of them a parameter of this lesson. Outside IPython (a plain script), nothing is known: [].
     """
-    notebook = notebook or _guess_notebook(namespace)
-    declared = declared_parameters().get(notebook or "", ())
-    names = [n for n in declared if n in namespace] or [n for n in SPECS if n in namespace]
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return []
+    shell = get_ipython()
+    history = list(getattr(shell, "user_ns", {}).get("In", [])) if shell is not None else []
+    for source in reversed(history[:-1]):  # the last one is the cell calling start() now
+        try:
+            body = ast.parse(shell.transform_cell(source) if hasattr(shell, "transform_cell") else source).body
+        except SyntaxError:
+            continue
+        names = [t.id for node in body if isinstance(node, ast.Assign) for t in node.targets if isinstance(t, ast.Name)]
+        only_assignments = body and all(isinstance(node, ast.Assign) for node in body)
+        if only_assignments and set(names) & set(lesson_names):
+            return names
+    return []
+
+
+def _unknown_problem(name: str, lesson: str, known: tuple[str, ...]) -> str:
+    close = difflib.get_close_matches(name, known, n=2, cutoff=0.6)
+    hint = f"Did you mean {' or '.join(close)}? " if close else ""
+    return (f"{name} is not a parameter of {lesson}, so its value would be ignored. {hint}Its parameters: "
+            f"{', '.join(known)}. (For a variable of your own, assign it in a cell below this one.)")
+
+
+def check_lesson(lesson: str, namespace: Mapping) -> dict:
+    """Check lesson `lesson`'s parameters in `namespace` (its `globals()`); return the values to run with.
+
+    Every parameter of the lesson must be set (`LESSONS`) and in range (`SPECS`, `LESSON_SPECS`); a name
+    assigned in the parameters cell that the lesson does not have (a typo) is refused too. In a test run
+    (`COURSE_SMOKE=1`) the sizes in `SMOKE` replace the lesson's values in `namespace`, except those the
+    runner was given with `-p`, and one line says which. Raises `ParameterError` listing every problem.
+    """
+    if lesson not in LESSONS:
+        close = difflib.get_close_matches(lesson, LESSONS, n=1, cutoff=0.5)
+        raise ParameterError(f"{lesson!r} is not a lesson of this course{f' (did you mean {close[0]!r}?)' if close else ''}: "
+                             f"lessons are {', '.join(LESSONS)}.")
+    known = LESSONS[lesson]
+    problems = [_unknown_problem(name, lesson, known) for name in _typed_cell_names(known) if name not in known]
+    missing = [name for name in known if name not in namespace]
+    if missing:
+        problems.append(f"{lesson} needs the parameter(s) {', '.join(missing)}: run its parameters cell first "
+                        f"(or put back the line(s) that set them).")
     checked = {}
-    problems = []
-    for name in names:
-        message = problem(name, namespace[name], notebook)
-        if message:
-            problems.append(message)
-        checked[name] = namespace[name]
+    for name in known:
+        if name in namespace:
+            message = problem(name, namespace[name], lesson)
+            if message:
+                problems.append(message)
+            checked[name] = namespace[name]
     if problems:
         raise ParameterError("\n".join(problems))
-    if "SMOKE" in checked and bool(checked["SMOKE"]) != paths.is_smoke():
-        # Edited in the parameters cell (Jupyter, Colab): the defaults below it were computed from it, so the
-        # run is what SMOKE says; record it so. (`python -m course run` refuses `-p SMOKE`: use --full.)
-        os.environ["COURSE_SMOKE"] = "1" if checked["SMOKE"] else "0"
-        print(f"SMOKE = {checked['SMOKE']!r} in the parameters cell: this run is {paths.mode()} mode "
-              f"(COURSE_SMOKE={os.environ['COURSE_SMOKE']}), and its results are recorded as such.")
-    runs.set_run_parameters(checked)
+    if paths.is_smoke():
+        given = set(filter(None, os.environ.get(GIVEN, "").split(",")))
+        changes = {name: value for name, value in SMOKE.get(lesson, {}).items()
+                   if name not in given and checked.get(name) != value}
+        if changes:
+            listed = ", ".join(f"{name} {checked[name]!r} -> {value!r}" for name, value in changes.items())
+            print(f"Test run (COURSE_SMOKE=1): small sizes so that it only checks the code runs: {listed}.")
+            namespace.update(changes)
+            checked.update(changes)
     return checked
 
 

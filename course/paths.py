@@ -18,10 +18,18 @@ REPO_SLUG = "image-classification-course/tensorflow-keras-course"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 _TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"", "0", "false", "no", "off"}
 
 
 def _flag(name: str) -> bool:
-    return os.environ.get(name, "").strip().lower() in _TRUE
+    """An on/off environment variable; anything else is refused, naming the variable and what it takes."""
+    value = os.environ.get(name, "").strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ValueError(f"{name}={os.environ[name]!r} is neither on (1, true, yes, on) nor off (0, false, no, off, or "
+                     f"unset). Set it to one of those, e.g. `export {name}=1`, or unset it.")
 
 
 def is_smoke() -> bool:

@@ -2,8 +2,8 @@
 
 Each notebook runs in a fresh kernel with its `parameters`-tagged cell overridden by `-p NAME=VALUE`;
 the executed copy goes to `build/NN_topic.ipynb`, the kernel's own messages to `build/logs/`, and the
-notebook's `utils.record_results(...)` call to a metrics folder of this attempt's own. Each notebook's
-result is saved (`course.results.save_attempt`) as soon as it finishes: a crash, a full disk, Ctrl-C or
+notebook's `lesson.record(...)` call to a metrics folder of this attempt's own. Each notebook's
+result is saved (`course.store.save_attempt`) as soon as it finishes: a crash, a full disk, Ctrl-C or
 SIGTERM during a later notebook loses nothing that finished, and a failed attempt never replaces the last
 good numbers. Every failure is one line, never a traceback.
 """
@@ -21,14 +21,30 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from . import paths, results, runs
+from . import paths, storage, store
+from .params import GIVEN
+from .record import metrics_path
 
 NOTEBOOK_DIR = paths.REPO_ROOT / "notebooks"
 
 
+def lesson_name(path: Path) -> str | None:
+    """The lesson a notebook says it is (`metadata.course.lesson`), when that is its own file name; else None.
+
+    A copy beside the lessons (Jupyter's "Duplicate" makes `01_mnist_dense-Copy1.ipynb`) still says
+    `01_mnist_dense`, so it is not taken for a lesson, and never makes a lesson's number ambiguous.
+    """
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8")).get("metadata", {})
+    except (OSError, ValueError, AttributeError):
+        return None
+    name = meta.get("course", {}).get("lesson") if isinstance(meta.get("course"), dict) else None
+    return name if name == path.stem else None
+
+
 def notebooks() -> list[Path]:
-    """The numbered notebooks, in order."""
-    return sorted(p for p in NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
+    """The course's lessons, in reading order: the notebooks in `notebooks/` that say they are one."""
+    return sorted(p for p in NOTEBOOK_DIR.glob("*.ipynb") if lesson_name(p))
 
 
 def select(names: list[str]) -> list[Path]:
@@ -88,71 +104,44 @@ def parse_parameters(pairs: list[str]) -> dict:
     return params
 
 
-def _computed_from(declared: dict) -> dict[str, list[str]]:
-    """Parameters whose value other parameters' defaults are computed from: `{"SMOKE": ["EPOCHS", ...]}`."""
-    users: dict[str, list[str]] = {}
-    for name, info in declared.items():
-        try:
-            tree = ast.parse(str(info.get("default", "")), mode="eval")
-        except SyntaxError:
-            continue
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Name) and node.id in declared and node.id != name:
-                users.setdefault(node.id, []).append(name)
-    return users
-
-
 def check_parameters(path: Path, params: dict) -> None:
     """Refuse, before any kernel starts, what the notebook would ignore or cannot use.
 
-    Unknown names (typos would be ignored), names other parameters' defaults are computed from (setting
-    `SMOKE` would not recompute `EPOCHS = 2 if SMOKE else 30`), and values outside the course's specs
-    (`course.params.SPECS`, with the notebook's own overrides) or, for parameters without a spec, of another
-    type than the default.
+    Unknown names (a typo would be ignored) and values outside the course's specs (`course.params`, with
+    the lesson's own overrides); for a notebook that is not one of the course's lessons, its parameters
+    cell says which names exist and a value must have the type of the default there.
     """
-    import papermill
-
     from . import params as specs
 
-    declared = papermill.inspect_notebook(str(path))
+    if path.stem in specs.LESSONS:
+        declared = {name: {} for name in specs.LESSONS[path.stem]}
+    else:
+        import papermill
+
+        declared = papermill.inspect_notebook(str(path))
     unknown = sorted(set(params) - set(declared))
     if unknown:
+        hint = "Smoke mode is the default; --full runs the lesson at full size. " if "SMOKE" in unknown else ""
         raise SystemExit(
-            f"error: {path.stem} has no parameter {', '.join(unknown)}. Its parameters: {', '.join(declared)}"
+            f"error: {path.stem} has no parameter {', '.join(unknown)}. {hint}Its parameters: {', '.join(declared)}"
         )
-    computed = _computed_from(declared)
-    for name in params:
-        if name in computed:
-            users = computed[name]
-            fix = ("Smoke mode is the default; use --full for full mode, e.g. `python -m course run --full "
-                   f"{path.stem[:2]}`." if name == "SMOKE" else
-                   f"Set those parameters themselves, e.g. -p {users[0]}=...")
-            raise SystemExit(
-                f"error: {path.stem}: {name} cannot be set with -p: the defaults of {', '.join(users)} are computed "
-                f"from it when the notebook starts, before -p values arrive, so they would not change. {fix}")
     for name, value in params.items():
         if specs.spec_for(name, path.stem) is not None:
             problem = specs.problem(name, value, path.stem)
             if problem:
                 raise SystemExit(f"error: {path.stem}: {problem}")
             continue
-        problem = type_problem(name, value, declared[name]["default"])
+        problem = type_problem(name, value, declared[name].get("default", ""))
         if problem:
             raise SystemExit(f"error: {path.stem}: {problem}. Example: -p {name}={declared[name]['default']!s}")
 
 
 def _literal_types(expression: str) -> set[type] | None:
-    """Types of the literals a default can take (`2 if SMOKE else 30` -> {int}); None if it is not literals."""
+    """Types of the literal a default is (`30` -> {int}); None if it is not a literal."""
     try:
-        branches = [ast.parse(expression, mode="eval").body]
-    except SyntaxError:
+        return {type(ast.literal_eval(ast.parse(expression, mode="eval").body))}
+    except (SyntaxError, ValueError):
         return None
-    while any(isinstance(b, ast.IfExp) for b in branches):
-        branches = [x for b in branches for x in ((b.body, b.orelse) if isinstance(b, ast.IfExp) else (b,))]
-    try:
-        return {type(ast.literal_eval(b)) for b in branches}
-    except ValueError:
-        return None  # a call or a name, e.g. utils.is_smoke(): nothing to check against
 
 
 def type_problem(name: str, value, default: str) -> str | None:
@@ -228,14 +217,15 @@ class _Signals:
 
 
 @contextmanager
-def _kernel_environment(full: bool, build: Path, attempt_dir: Path):
+def _kernel_environment(full: bool, build: Path, attempt_dir: Path, given=()):
     """The kernel's environment: the mode, absolute course folders, and this attempt's own metrics folder.
 
     Absolute, because the kernel runs in `notebooks/`: a relative COURSE_BUILD_DIR would land there.
     The metrics folder is this attempt's own, so two runners of one notebook never read each other's numbers.
+    `given`: the `-p` names, which a smoke run keeps as given instead of shrinking them.
     """
     changes = {"COURSE_SMOKE": "0" if full else "1", "COURSE_BUILD_DIR": str(build),
-               "COURSE_RESULTS_DIR": str(attempt_dir)}
+               "COURSE_RESULTS_DIR": str(attempt_dir), GIVEN: ",".join(given)}
     for name in ("COURSE_DATA_DIR", "COURSE_CACHE_DIR", "KERAS_HOME"):
         if os.environ.get(name):
             changes[name] = os.path.abspath(os.path.expanduser(os.environ[name]))
@@ -315,47 +305,23 @@ def _attempt_error(err: BaseException, executed: Path, build: Path, log: Path) -
     if isinstance(err, papermill.PapermillExecutionError):
         if err.ename == "KeyboardInterrupt":
             return "interrupted", "interrupted by a KeyboardInterrupt in the notebook"
-        hint = runs.storage_hint(str(err.evalue)) if err.ename != "StorageError" else None
-        return "failed", _one_line(f"{err.ename}: {err.evalue}", 300) + (f" ({hint})" if hint else "")
+        if err.ename != "StorageError" and storage.is_storage_problem(OSError(str(err.evalue))):
+            return "failed", f"StorageError: {storage.storage_message(build, OSError(str(err.evalue)))}"
+        return "failed", _one_line(f"{err.ename}: {err.evalue}", 300)
     if isinstance(err, DeadKernelError):
         return "failed", (f"the kernel died{_running_cell(executed)}: it was killed from outside, most often by "
                           f"the system running out of memory (try smaller sizes; kernel log: {log})")
     if isinstance(err, CellTimeoutError):
         return "failed", f"a cell ran out of time{_running_cell(executed)}: {_one_line(err, 200)}"
-    if isinstance(err, OSError) and err.errno in runs.STORAGE_ERRNOS:
-        return "failed", f"StorageError: {runs.storage_message(build, err)}"
+    if isinstance(err, OSError) and storage.is_storage_problem(err):
+        return "failed", f"StorageError: {storage.storage_message(build, err)}"
     return "failed", _one_line(f"{type(err).__name__}: {err}")
-
-
-def _dead_pids_files(folder: Path, pattern: str):
-    """Files or folders named `...<pid>...` (pattern has one `(\\d+)` group) whose process is gone."""
-    import re
-
-    if not folder.is_dir():
-        return
-    for path in folder.iterdir():
-        match = re.fullmatch(pattern, path.name)
-        if match and not _alive(int(match.group(1))):
-            yield path
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True
-    return True
 
 
 def _clean_leftovers(build: Path) -> None:
     """Partial executed copies and metrics folders of runners that were killed (kill -9) before cleaning up."""
-    for path in [*_dead_pids_files(build, r"\..+\.(\d+)\.ipynb"),
-                 *_dead_pids_files(build / "metrics" / "attempts", r".+\.(\d+)")]:
-        shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+    storage.clean_leftovers(build, r"^\..+\.(\d+)\.ipynb$")
+    storage.clean_leftovers(build / "metrics" / "attempts", r"^.+\.(\d+)$")
 
 
 def _keep_executed_copy(partial: Path, out: Path) -> None:
@@ -381,7 +347,7 @@ FULL_COPIES = "full"
 def _keep_full_copy(out: Path, kept: Path) -> None:
     """Copy a successful full run's executed notebook to `kept`, whole or not at all (a full disk keeps the old)."""
     try:
-        runs.write_atomic(kept, out.read_text(encoding="utf-8"))
+        storage.write_atomic(kept, out.read_text(encoding="utf-8"))
     except OSError as err:
         print(f"    note: the full run's executed copy could not be kept in {kept.parent}/ ({err.strerror or err}); "
               f"{out} has it until the next run", file=sys.stderr)
@@ -392,7 +358,7 @@ def _publish_metrics(attempt_file: Path | None, published: Path) -> None:
     notebook wrote it), or nothing: never an older run's numbers beside this run's executed copy."""
     try:
         if attempt_file is not None:
-            runs.make_dir(published.parent)
+            storage.make_dir(published.parent)
             os.replace(attempt_file, published)
         else:
             published.unlink(missing_ok=True)
@@ -405,12 +371,12 @@ def execute(path: Path, params: dict, full: bool) -> dict:
 
     A failure of any kind (an error in a cell, a dead kernel, a full disk, Ctrl-C or SIGTERM) is returned
     as a record with `"status"` ("failed" or "interrupted") and a one-line `"error"`, never raised.
-    A notebook that finishes without having called `utils.record_results` under its own name failed too.
+    A notebook that finishes without having called `lesson.record(...)` (the `lesson` from `utils.start(<its name>, ...)`) failed too.
     """
     import papermill
 
     mode = "full" if full else "smoke"
-    build = runs.make_dir(paths.build_dir())
+    build = storage.make_dir(paths.build_dir())
     out = build / path.name
     partial = build / f".{path.stem}.{os.getpid()}.ipynb"  # this attempt's copy; replaces `out` at the end
     attempt_dir = build / "metrics" / "attempts" / f"{path.stem}.{mode}.{os.getpid()}"
@@ -422,9 +388,9 @@ def execute(path: Path, params: dict, full: bool) -> dict:
     status = error = None
     try:
         shutil.rmtree(attempt_dir, ignore_errors=True)
-        runs.make_dir(attempt_dir)
-        runs.make_dir(log.parent)
-        with open(log, "a") as log_file, _kernel_environment(full, build, attempt_dir), _quiet_papermill():
+        storage.make_dir(attempt_dir)
+        storage.make_dir(log.parent)
+        with open(log, "a") as log_file, _kernel_environment(full, build, attempt_dir, tuple(params)), _quiet_papermill():
             log_file.write(f"\n=== {path.stem} ({mode}) {time.strftime('%Y-%m-%d %H:%M:%S')}, runner pid "
                            f"{os.getpid()}\n")
             log_file.flush()
@@ -443,18 +409,19 @@ def execute(path: Path, params: dict, full: bool) -> dict:
             recorded = json.loads(metrics_file.read_text()) if metrics_file.exists() else None
         except (OSError, ValueError):
             recorded = None
-        _publish_metrics(metrics_file if recorded else None, results.metrics_path(path.stem))
+        _publish_metrics(metrics_file if recorded else None, metrics_path(path.stem))
         shutil.rmtree(attempt_dir, ignore_errors=True)
     if error is None and recorded is None:
         status, error = "failed", (f"the notebook ran to the end but recorded no results: it must call "
-                                   f"utils.record_results({path.stem!r}, ...), and {metrics_file} was not written")
+                                   f"lesson.record(...) after lesson = utils.start({path.stem!r}, globals()), and {metrics_file} was not "
+                                   f"written")
     if recorded and error is None:
         record.update({k: recorded[k] for k in ("data", "metrics") if k in recorded})
         if full:
             _keep_full_copy(out, build / FULL_COPIES / path.name)
     if error:
         record.update({"status": status, "error": error[:500]})
-    record["saved"] = results.now()
+    record["saved"] = store.now()
     return record
 
 
@@ -495,12 +462,6 @@ def table(records: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def save_results(records: list[dict]) -> Path:
-    """Add records to `build/results.json` (see `course.results`: a failed attempt never replaces a good one)."""
-    for record in records:
-        results.save_attempt(record)
-    return results.results_path()
-
 README_START, README_END = "<!-- results:start -->", "<!-- results:end -->"
 
 
@@ -531,19 +492,19 @@ def update_readme(records: list[dict], readme: Path) -> None:
     if start < 0 or end < start:
         raise SystemExit(f"error: {readme} has no {README_START} ... {README_END} block")
     block = f"{README_START}\n{markdown_table(records)}\n{README_END}"
-    runs.write_atomic(readme, text[:start] + block + text[end + len(README_END):])
+    storage.write_atomic(readme, text[:start] + block + text[end + len(README_END):])
 
 
 def results_command(readme: bool) -> int:
     """`python -m course results [--readme]`: the saved records as Markdown, or into README.md."""
-    store = results.read_store()
-    if store.damage:
+    found = store.read_store()
+    if found.damage:
         try:
-            print(results.repair() or "", file=sys.stderr)
+            print(store.repair() or "", file=sys.stderr)
         except OSError as err:  # read-only build folder: show what can be read, change nothing
-            print(f"{results.results_path()} {store.damage}; showing the {len(store.entries)} records that "
+            print(f"{store.results_path()} {found.damage}; showing the {len(found.entries)} records that "
                   f"could be read ({err})", file=sys.stderr)
-    records = results.load_results()
+    records = store.load_results()
     if not records:
         print(f"No results in {paths.build_dir()} yet: run `python -m course run` first.", file=sys.stderr)
         return 2
@@ -568,7 +529,7 @@ def _check_build_dir(build: Path) -> str | None:
     """Why nothing could be saved under `build` (read-only, full disk), before any notebook runs; or None."""
     probe = build / f".write-test-{os.getpid()}"
     try:
-        runs.make_dir(build)
+        storage.make_dir(build)
         probe.write_bytes(b"x" * 4096)
         probe.unlink()
     except OSError as err:
@@ -576,7 +537,7 @@ def _check_build_dir(build: Path) -> str | None:
             probe.unlink(missing_ok=True)
         except OSError:
             pass
-        return runs.storage_message(build, err)
+        return storage.storage_message(build, err)
     return None
 
 
@@ -609,12 +570,12 @@ def run(names: list[str], params: dict, full: bool) -> int:
                     record = execute(path, params, full)
                 except Interrupted as stop:  # arrived while execute was cleaning up
                     record = {"notebook": path.stem, "mode": mode, "data": "", "metrics": {}, "seconds": 0.0,
-                              "status": "interrupted", "error": stop.reason, "saved": results.now(),
+                              "status": "interrupted", "error": stop.reason, "saved": store.now(),
                               **({"parameters": params} if params else {})}
                 with signals.shielded():
                     records.append(record)
                     try:
-                        entry, message = results.save_attempt(record)
+                        entry, message = store.save_attempt(record)
                     except OSError as err:
                         entry, message, unsaved = None, None, str(err)
                     if message:
@@ -640,13 +601,13 @@ def _summary(chosen, records, stopped, unsaved, build) -> int:
         print(table(records))
     if stopped:
         not_run = f" Not run: {', '.join(left)}." if left else ""
-        print(f"\nStopped: {stopped}. Every notebook that finished is saved in {results.results_path()}; "
+        print(f"\nStopped: {stopped}. Every notebook that finished is saved in {store.results_path()}; "
               f"an interrupted notebook keeps its last good numbers.{not_run}")
         return 128 + _signal_of(stopped)
     if unsaved:
         print("\nStopped: results could not be saved." + (f" Not run: {', '.join(left)}." if left else ""))
         return 1
     failed = [r["notebook"] for r in records if "error" in r]
-    print(f"\nExecuted notebooks in {build}/, results in {results.results_path()}"
+    print(f"\nExecuted notebooks in {build}/, results in {store.results_path()}"
           + (f"; failed: {', '.join(failed)}" if failed else ""))
     return 1 if failed else 0

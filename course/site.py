@@ -28,8 +28,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from . import paths
-from .results import load_results, metrics_path
+from .record import metrics_path
 from .runner import FULL_COPIES
+from .store import load_results
 
 DOCS_DIR = paths.REPO_ROOT / "docs"
 NOTEBOOK_DIR = paths.REPO_ROOT / "notebooks"

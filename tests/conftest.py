@@ -6,7 +6,14 @@ import struct
 import numpy as np
 import pytest
 
-from course import data
+from course import record
+
+
+@pytest.fixture(autouse=True)
+def fresh_run():
+    """Every test starts with a run record of its own: no data sources, parameters or warnings from another."""
+    with record.use(record.Run()) as run:
+        yield run
 
 
 @pytest.fixture
@@ -20,7 +27,6 @@ def course_env(tmp_path, monkeypatch):
     monkeypatch.setenv("COURSE_BUILD_DIR", str(tmp_path / "build"))
     monkeypatch.setenv("COURSE_OFFLINE", "1")
     monkeypatch.setenv("COURSE_SMOKE", "1")
-    monkeypatch.setattr(data, "_SOURCES", {})
     return {"mirror": mirror, "cache": cache, "tmp": tmp_path}
 
 

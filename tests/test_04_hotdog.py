@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from weights import fake_weights
 
-from course import backbones, data, paths
+from course import backbones, data, paths, record
 
 NOTEBOOK = paths.REPO_ROOT / "notebooks" / "04_hotdog_fine_tuning.ipynb"
 
@@ -55,10 +55,18 @@ def put_weights(mirror, name):
 # --- the networks, chosen by what can be had (utils.choose_backbone / utils.load_classifier) -------------------
 
 
-def run_check_cell(capsys, **parameters):
+def parameters() -> dict:
+    """The notebook's parameters cell, run: its values."""
+    namespace = {}
+    exec(next("".join(c["source"]) for c in json.loads(NOTEBOOK.read_text())["cells"]
+              if "parameters" in c["metadata"].get("tags", [])), namespace)
+    return {k: v for k, v in namespace.items() if k.isupper()}
+
+
+def run_check_cell(capsys, **overrides):
     import utils
 
-    namespace = {"utils": utils, "BACKBONE": "resnet50", "IMAGE_SIZE": 224, **parameters}
+    namespace = {"utils": utils, **parameters(), **overrides}
     exec(notebook_cell("utils.choose_backbone(BACKBONE)"), namespace)
     return namespace, capsys.readouterr().out
 
@@ -75,6 +83,7 @@ def test_resnet50_falls_back_to_mobilenet_100_with_and_without_its_top_on_the_mi
     """`python -m course run --full 04` on the mirror: no -p, the original's ResNet50 is replaced, announced once,
     and the classifier is the same network with its top."""
     monkeypatch.setenv("COURSE_SMOKE", "0")
+    assert parameters()["BACKBONE"] == "resnet50"
     mirror = no_weights["mirror"]
     put_weights(mirror, "mobilenet_100")
     put_file(mirror, backbones.BACKBONES["mobilenet_100"].top_file)
@@ -82,7 +91,7 @@ def test_resnet50_falls_back_to_mobilenet_100_with_and_without_its_top_on_the_mi
     assert namespace["BACKBONE"] == "mobilenet_100" and namespace["CLASSIFIER"] == "mobilenet_100"
     assert "resnet50's ImageNet weights cannot be had here" in out
     assert "fine-tuning: mobilenet_100; the original's complete ImageNet classifier: mobilenet_100" in out
-    assert data.sources()["choice:resnet50"].startswith("mobilenet_100 instead")  # in build/results.json
+    assert record.current().sources["choice:resnet50"].startswith("mobilenet_100 instead")  # in build/results.json
 
 
 def test_the_classifier_may_come_from_another_network_than_the_backbone(no_weights, monkeypatch, capsys):
@@ -109,7 +118,7 @@ def test_no_weights_at_all_in_smoke_mode_mean_announced_random_weights(no_weight
 def run_classifier_cell(capsys, image_size=32):
     import utils
 
-    namespace = {"utils": utils, "IMAGE_SIZE": image_size, "CLASSIFIER": "mobilenet_025"}
+    namespace = {"utils": utils, "IMAGE_SIZE": image_size, "CLASSIFIER": "mobilenet_025", "lesson": record.current()}
     exec(notebook_cell("utils.load_classifier(CLASSIFIER"), namespace)
     return namespace, capsys.readouterr().out
 
@@ -126,7 +135,8 @@ def test_the_real_classifier_is_recognised_from_where_its_weights_came_from(no_w
     import utils
 
     def load_classifier(name, image_size):
-        data.note_source(f"imagenet:{name}:top", "ImageNet weights with its ImageNet top, mirror $COURSE_DATA_DIR/x")
+        record.current().note_source(f"imagenet:{name}:top",
+                                     "ImageNet weights with its ImageNet top, mirror $COURSE_DATA_DIR/x")
         return types.SimpleNamespace(name=name, count_params=lambda: 1), None
 
     monkeypatch.setattr(backbones, "load_classifier", load_classifier)

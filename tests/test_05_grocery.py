@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from course import data, grocery, paths
+from course import grocery, paths, record
 
 NOTEBOOK = paths.REPO_ROOT / "notebooks" / "05_grocery_retrain.ipynb"
 
@@ -80,7 +80,7 @@ def test_load_grocery_on_the_stand_in(course_env):
     assert [len(g.splits[s]) for s in grocery.SPLITS] == [200, 40, 120]
     assert all(os.path.exists(p) for p in g.splits["test"]["path"])
     assert all(os.path.exists(p) for p in g.classes["iconic"])
-    assert "200 / 40 / 120" in data.sources()["grocery"]
+    assert "200 / 40 / 120" in record.current().sources["grocery"]
 
 
 def test_load_grocery_refuses_a_coarse_id_that_contradicts_classes_csv(course_env):
@@ -243,12 +243,12 @@ def test_notebook_checks_parameters_then_chooses_the_network_by_availability():
     cells = _cells()
     at = next(i for i, c in enumerate(cells) if "parameters" in c.get("metadata", {}).get("tags", []))
     check = "".join(cells[at + 1]["source"])
-    assert check.startswith("utils.check_parameters(globals())"), "the cell right after the parameters checks them"
+    assert check.startswith('lesson = utils.start("05_grocery_retrain", globals())'), "the next cell checks them"
     assert "BACKBONE = utils.choose_backbone(BACKBONE)" in check
-    assert 'else "inception_v3"' in "".join(cells[at]["source"]), "full mode defaults to the original's network"
+    assert 'BACKBONE = "inception_v3"' in "".join(cells[at]["source"]), "the lesson defaults to the original's network"
     code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
     assert "splits = data.sample(PER_CLASS, seed=utils.SEED)" in code, "the grocery loader's checked sampler"
-    assert 'BackupAndRestore(utils.backup_dir("05_grocery_retrain", "fine-tune", backbone=BACKBONE' in code
+    assert 'BackupAndRestore(lesson.backup_dir("fine-tune", backbone=BACKBONE' in code
     assert "DataUnavailableError" not in code, "choose_backbone decides what can be had; no hand-rolled fallback"
 
 

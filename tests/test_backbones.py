@@ -12,7 +12,7 @@ import pytest
 from local_server import LocalServer, closed_port_url
 from weights import fake_weights, real_weights, truncate
 
-from course import backbones, data, paths
+from course import backbones, data, networks, paths, record
 
 REAL_MIRROR = paths.mirror_dir()  # read before `course_env` points COURSE_DATA_DIR at an empty folder
 
@@ -30,8 +30,7 @@ def nets(course_env, monkeypatch):
     home = course_env["tmp"] / "keras-home"
     monkeypatch.setenv("KERAS_HOME", str(home))
     monkeypatch.setattr(backbones, "_WARNED", set(), raising=False)
-    monkeypatch.setattr(backbones, "_CLASS_NAMES", {}, raising=False)
-    monkeypatch.setattr(data, "_UNREACHABLE", {}, raising=False)
+
     course_env["models"] = course_env["mirror"] / "keras_home" / "models"
     course_env["keras_models"] = home / "models"
     return course_env
@@ -40,7 +39,7 @@ def nets(course_env, monkeypatch):
 def test_the_preferred_network_is_kept_when_its_weights_are_here(nets, capsys):
     fake_weights(nets["models"] / "mobilenet_1_0_224_tf_no_top.h5")
     assert backbones.choose_backbone("mobilenet_100") == "mobilenet_100"
-    assert capsys.readouterr().out == "" and "choice:mobilenet_100" not in data.sources()
+    assert capsys.readouterr().out == "" and "choice:mobilenet_100" not in record.current().sources
 
 
 def test_a_file_keras_publishes_a_hash_for_must_match_it(nets, capsys):
@@ -65,17 +64,17 @@ def test_a_missing_network_falls_back_in_order_said_once_and_recorded(nets, monk
     assert len(out) == 1, out
     assert out[0].startswith("! resnet50's ImageNet weights cannot be had here (not in the mirror or Keras' cache")
     assert f"COURSE_OFFLINE=1: no download tried); using {expected} instead (mirror $COURSE_DATA_DIR/keras_home" in out[0]
-    assert data.sources()["choice:resnet50"].startswith(f"{expected} instead: resnet50's weights cannot be had")
+    assert record.current().sources["choice:resnet50"].startswith(f"{expected} instead: resnet50's weights cannot be had")
 
 
 def test_the_fallback_is_decided_by_a_failing_download_not_by_a_flag(nets, monkeypatch, capsys):
     monkeypatch.setenv("COURSE_OFFLINE", "0")  # a newcomer's laptop: no flag, and no network
-    monkeypatch.setattr(backbones, "KERAS_WEIGHTS_URL", closed_port_url("/keras-applications/"))
+    monkeypatch.setattr(networks, "KERAS_WEIGHTS_URL", closed_port_url("/keras-applications/"))
     fake_weights(nets["models"] / "mobilenet_1_0_224_tf_no_top.h5")
     assert backbones.choose_backbone("vgg19") == "mobilenet_100"
     out = capsys.readouterr().out
     assert "vgg19's ImageNet weights cannot be had here" in out and "the download failed (<urlopen error" in out
-    assert "refused" in data.sources()["choice:vgg19"]
+    assert "refused" in record.current().sources["choice:vgg19"]
 
 
 def test_weights_that_download_are_used_and_kept_in_keras_cache(nets, monkeypatch, capsys):
@@ -84,9 +83,9 @@ def test_weights_that_download_are_used_and_kept_in_keras_cache(nets, monkeypatc
     with LocalServer() as server:
         path = "/keras-applications/resnet/resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5"
         server.add(path, payload)
-        monkeypatch.setattr(backbones, "KERAS_WEIGHTS_URL", server.url("/keras-applications/"))
-        spec = backbones.BACKBONES["resnet50"]
-        monkeypatch.setitem(backbones.BACKBONES, "resnet50", backbones.Backbone(
+        monkeypatch.setattr(networks, "KERAS_WEIGHTS_URL", server.url("/keras-applications/"))
+        spec = networks.BACKBONES["resnet50"]
+        monkeypatch.setitem(networks.BACKBONES, "resnet50", networks.Backbone(
             **{**spec.__dict__, "md5": hashlib.md5(payload).hexdigest()}))  # the served file is "Keras' file"
         assert backbones.choose_backbone("resnet50") == "resnet50"
         weights, where = backbones.find_weights("resnet50")
@@ -98,9 +97,9 @@ def test_weights_that_download_are_used_and_kept_in_keras_cache(nets, monkeypatc
         capsys.readouterr()
         assert backbones.find_weights("resnet50")[1].startswith("ImageNet weights, downloaded to")
         assert "was damaged (md5" in capsys.readouterr().out and server.count(path) == 2
-        assert sorted(p.name for p in nets["keras_models"].iterdir()) == [
-            "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5",
-            "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5.damaged"]
+        kept, aside = sorted(p.name for p in nets["keras_models"].iterdir())
+        assert kept == "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5"
+        assert aside.startswith(f"{kept}.damaged-"), "the damaged copy is set aside, not deleted"
 
 
 def test_a_damaged_mirror_file_is_named_with_its_fix_and_skipped(nets, capsys):
@@ -124,7 +123,7 @@ def test_a_damaged_cache_file_without_a_keras_hash_is_set_aside(nets, capsys):
     weights, where = backbones.find_weights("mobilenet_025")
     assert weights is None and where.startswith("RANDOM weights (stand-in: no ImageNet weights here: Keras' cached "
                                                 "copy was damaged (HDF5 cannot read it")
-    assert not cached.exists() and cached.with_name(cached.name + ".damaged").exists()
+    assert not cached.exists() and list(cached.parent.glob(f"{cached.name}.damaged-*")), "set aside, not deleted"
     assert "was damaged (HDF5 cannot read it" in capsys.readouterr().out
 
 
@@ -134,7 +133,7 @@ def test_nothing_at_all_smoke_uses_random_weights_full_names_the_fix(nets, monke
     out = capsys.readouterr().out
     assert "nor for mobilenet_025, mobilenet_100: smoke mode uses mobilenet_025 with RANDOM weights" in out
     key = "choice:resnet50" + (":top" if include_top else "")
-    assert data.sources()[key].startswith("mobilenet_025 with RANDOM weights instead")
+    assert record.current().sources[key].startswith("mobilenet_025 with RANDOM weights instead")
     monkeypatch.setenv("COURSE_SMOKE", "0")
     with pytest.raises(data.DataUnavailableError) as err:
         backbones.choose_backbone("resnet50", include_top=include_top)
@@ -189,7 +188,7 @@ def test_a_found_mobilenet_file_loads_at_any_size(nets):
         real_weights(model, nets["models"] / "mobilenet_2_5_224_tf_no_top.h5")
     model, preprocess = backbones.load_backbone("mobilenet_025", 128)
     assert model.input_shape == (None, 128, 128, 3) and model.output_shape == (None, 256)
-    assert data.sources()["imagenet:mobilenet_025"] == (
+    assert record.current().sources["imagenet:mobilenet_025"] == (
         "ImageNet weights, mirror $COURSE_DATA_DIR/keras_home/models/mobilenet_2_5_224_tf_no_top.h5")
     import h5py
 
@@ -215,14 +214,13 @@ def test_the_real_imagenet_classifier_and_class_names_work_offline(nets):
     assert all(len(top5) == 5 and top5[0][2] >= top5[-1][2] for top5 in decoded)
     top1 = [top5[0][:2] for top5 in decoded]
     assert top1.count(("n11939491", "daisy")) >= 5, top1  # ImageNet has a daisy class; random weights: never
-    assert data.sources()["imagenet:class_index"].startswith("real, mirror")
+    assert record.current().sources["imagenet:class_index"].startswith("real, mirror")
 
 
 def test_class_names_stand_in_in_smoke_mode_and_stop_full_mode(nets, monkeypatch, capsys):
     names = backbones.decode_predictions(np.eye(1000)[[3]], top=2)[0]
     assert names[0] == ("n00000003", "class_3", 1.0)
     assert "STAND-IN ImageNet class names" in capsys.readouterr().out
-    monkeypatch.setattr(backbones, "_CLASS_NAMES", {}, raising=False)
     monkeypatch.setenv("COURSE_SMOKE", "0")
     with pytest.raises(data.DataUnavailableError, match="python -m course download imagenet:class_index"):
         backbones.imagenet_class_index()

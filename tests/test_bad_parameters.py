@@ -16,7 +16,7 @@ import pytest
 
 import course.data
 import utils
-from course import backbones, paths, runner, runs
+from course import backbones, paths, record, runner
 from course.images import ImageFolderError
 
 keras = pytest.importorskip("keras")
@@ -51,7 +51,7 @@ def test_load_backbone_refuses_before_building_or_downloading(course_env, monkey
         utils.load_backbone(name, size)
     for word in words:
         assert word in str(err.value), (word, str(err.value))
-    assert not course.data.sources(), "nothing may be recorded as loaded"
+    assert not course.record.current().sources, "nothing may be recorded as loaded"
 
 
 @pytest.mark.parametrize("name", list(backbones.BACKBONES))
@@ -162,7 +162,7 @@ BAD_FOLDERS = [
 @pytest.mark.parametrize("case, make, words", BAD_FOLDERS, ids=[c for c, *_ in BAD_FOLDERS])
 def test_scan_image_folder_names_the_problem_and_the_fix(tmp_path, monkeypatch, case, make, words):
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(runs, "_RUN_PARAMETERS", {"DATA_DIR": ""})  # notebook 06, which has DATA_DIR
+    record.current().parameters = {"DATA_DIR": ""}  # notebook 06, which has DATA_DIR
     with pytest.raises(ImageFolderError) as err:
         utils.scan_image_folder(make(tmp_path))
     message = str(err.value)
@@ -332,8 +332,8 @@ def test_every_long_fit_resumes_from_the_notebooks_run_folder(path):
         if fits <= 0:
             continue
         long_fits += fits
-        backups = len(re.findall(r"BackupAndRestore\(utils\.backup_dir\(", cell))
-        assert backups >= fits, f"{path.stem}: a fit without BackupAndRestore(utils.backup_dir(...)):\n{cell[:400]}"
+        backups = len(re.findall(r"BackupAndRestore\(lesson\.backup_dir\(", cell))
+        assert backups >= fits, f"{path.stem}: a fit without BackupAndRestore(lesson.backup_dir(...)):\n{cell[:400]}"
     if path.stem.startswith("03"):
         assert long_fits == 0  # 03's only training is the short with/without-augmentation experiment
     else:

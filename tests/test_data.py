@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from conftest import write_idx, write_idx_dataset
-from course import data
+from course import data, downloads, record
 
 
 def test_mirror_hit_is_used_and_reported(course_env):
@@ -20,22 +20,22 @@ def test_mirror_hit_is_used_and_reported(course_env):
     assert x_train.shape == (6, 28, 28) and x_test.shape == (4, 28, 28)
     assert (x_train == 1).all(), "the mirror must win over the cache"
     assert list(y_train) == [0, 1, 2, 3, 4, 5]
-    assert data.sources()["mnist"].startswith("real, mirror")
-    assert "6 train / 4 test" in data.sources()["mnist"]
+    assert record.current().sources["mnist"].startswith("real, mirror")
+    assert "6 train / 4 test" in record.current().sources["mnist"]
 
 
 def test_cache_hit_when_the_mirror_lacks_the_dataset(course_env):
     write_idx_dataset(course_env["cache"] / "mnist", n_train=3, n_test=2, value=2)
     (x_train, _), _ = data.load_mnist()
     assert (x_train == 2).all() and len(x_train) == 3
-    assert data.sources()["mnist"].startswith("real, cache")
+    assert record.current().sources["mnist"].startswith("real, cache")
 
 
 def test_mirror_alias_reads_a_copied_keras_home(course_env):
     write_idx_dataset(course_env["mirror"] / "keras_home" / "datasets" / "fashion-mnist", n_train=5)
     (x_train, _), _ = data.load_fashion_mnist()
     assert len(x_train) == 5
-    assert "keras_home/datasets/fashion-mnist" in data.sources()["fashion_mnist"]
+    assert "keras_home/datasets/fashion-mnist" in record.current().sources["fashion_mnist"]
 
 
 def test_incomplete_mirror_folder_is_not_trusted(course_env):
@@ -53,13 +53,13 @@ def test_offline_miss_in_smoke_mode_gives_an_announced_stand_in(course_env, caps
     assert set(np.unique(y_train)) == set(range(10))
     assert x_train.max() == 255 and x_train[:, :4].max() == 0, "digits are centred with an empty border, like MNIST"
     assert "STAND-IN DATA for mnist" in capsys.readouterr().out
-    assert data.sources()["mnist"].startswith("STAND-IN")
+    assert record.current().sources["mnist"].startswith("STAND-IN")
 
 
 @pytest.mark.parametrize("name", ["flower_photos", "hotdog", "grocery"])
 def test_image_folder_stand_ins_have_the_upstream_layout(course_env, name):
     root = data.locate(name)
-    assert data.sources()[name].startswith("STAND-IN")
+    assert record.current().sources[name].startswith("STAND-IN")
     for required in data.DATASETS[name].required:
         assert (root / required).exists(), required
     assert len(list(root.rglob("*.jpg"))) >= 40
@@ -79,7 +79,7 @@ def test_offline_miss_in_full_mode_is_a_clear_error(course_env, monkeypatch):
     message = str(err.value)
     assert "python -m course download hotdog" in message
     assert "data/README.md" in message and "COURSE_DATA_DIR" in message
-    assert "hotdog" not in data.sources()
+    assert "hotdog" not in record.current().sources
 
 
 def test_unknown_dataset_names_the_known_ones(course_env):
@@ -94,7 +94,7 @@ def _remote_for(path: Path, algorithm="sha256", tamper=False):
     digest = hashlib.new(algorithm, path.read_bytes()).hexdigest()
     if tamper:
         digest = "0" * len(digest)
-    return data.Remote(path.as_uri(), f"{algorithm}:{digest}", path.stat().st_size)
+    return downloads.Remote(path.as_uri(), f"{algorithm}:{digest}", path.stat().st_size)
 
 
 @pytest.mark.parametrize("algorithm", ["sha256", "sha1", "md5"])
@@ -102,7 +102,7 @@ def test_download_verifies_and_places_the_file(tmp_path, algorithm):
     source = tmp_path / "source.bin"
     source.write_bytes(b"real bytes" * 100)
     dest = tmp_path / "cache" / "file.bin"
-    data.fetch(_remote_for(source, algorithm), dest)
+    downloads.fetch(_remote_for(source, algorithm), dest)
     assert dest.read_bytes() == source.read_bytes()
     assert [p.name for p in dest.parent.iterdir()] == ["file.bin"]
 
@@ -111,17 +111,17 @@ def test_checksum_mismatch_raises_and_leaves_no_trusted_file(tmp_path):
     source = tmp_path / "source.bin"
     source.write_bytes(b"tampered")
     dest = tmp_path / "cache" / "file.bin"
-    with pytest.raises(data.ChecksumError, match="deleted"):
-        data.fetch(_remote_for(source, tamper=True), dest)
+    with pytest.raises(downloads.ChecksumError, match="deleted"):
+        downloads.fetch(_remote_for(source, tamper=True), dest)
     assert list(dest.parent.iterdir()) == []
 
 
 def test_size_mismatch_is_caught_before_hashing(tmp_path):
     source = tmp_path / "source.bin"
     source.write_bytes(b"short")
-    remote = data.Remote(source.as_uri(), "sha256:" + "0" * 64, 10_000)
-    with pytest.raises(data.ChecksumError, match="size 5 bytes, expected 10,000"):
-        data.fetch(remote, tmp_path / "out" / "f")
+    remote = downloads.Remote(source.as_uri(), "sha256:" + "0" * 64, 10_000)
+    with pytest.raises(downloads.ChecksumError, match="size 5 bytes, expected 10,000"):
+        downloads.fetch(remote, tmp_path / "out" / "f")
 
 
 def test_interrupted_download_leaves_nothing_behind(tmp_path, monkeypatch):
@@ -137,10 +137,10 @@ def test_interrupted_download_leaves_nothing_behind(tmp_path, monkeypatch):
         def __exit__(self, *exc):
             return False
 
-    monkeypatch.setattr(data.urllib.request, "urlopen", lambda *a, **k: Broken())
+    monkeypatch.setattr(downloads.urllib.request, "urlopen", lambda *a, **k: Broken())
     dest = tmp_path / "cache" / "file.bin"
-    with pytest.raises(data.DownloadInterruptedError, match=r"interrupted after 0 of 1,000 bytes \(ConnectionResetError"):
-        data.fetch(data.Remote("https://example.invalid/file.bin", None), dest)
+    with pytest.raises(downloads.DownloadInterruptedError, match=r"interrupted after 0 of 1,000 bytes \(ConnectionResetError"):
+        downloads.fetch(downloads.Remote("https://example.invalid/file.bin", None), dest)
     assert list(dest.parent.iterdir()) == [], "no partial file may survive"
 
 
@@ -153,7 +153,7 @@ def test_download_of_a_single_file_dataset_uses_the_registry(course_env, monkeyp
     monkeypatch.setenv("COURSE_OFFLINE", "0")
     (x_train, _), _ = data.load_mnist()
     assert (x_train == 9).all()
-    assert data.sources()["mnist"].startswith("real, downloaded")
+    assert record.current().sources["mnist"].startswith("real, downloaded")
     assert (course_env["cache"] / "mnist" / "t10k-labels-idx1-ubyte.gz").exists()
 
 
@@ -216,15 +216,15 @@ def _tar(path, entries):
 def test_unsafe_archives_are_refused_and_write_nothing(tmp_path, maker, entries):
     archive = maker(tmp_path / "bad.archive", entries)
     target = tmp_path / "box" / "target"
-    with pytest.raises(data.UnsafeArchiveError):
-        data.safe_extract(archive, target)
+    with pytest.raises(downloads.UnsafeArchiveError):
+        downloads.safe_extract(archive, target)
     assert list(target.iterdir()) == [], "a refused archive must write nothing, not even its good entries"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.archive", "box"]
 
 
 def test_safe_extract_accepts_a_normal_archive(tmp_path):
     archive = _zip(tmp_path / "good.zip", [("top/a.txt", b"a", False), ("top/sub/b.txt", b"b", False)])
-    data.safe_extract(archive, tmp_path / "out")
+    downloads.safe_extract(archive, tmp_path / "out")
     assert (tmp_path / "out" / "top" / "sub" / "b.txt").read_bytes() == b"b"
 
 

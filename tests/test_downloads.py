@@ -24,7 +24,7 @@ import pytest
 from local_server import LocalServer, closed_port_url
 from weights import fake_weights
 
-from course import backbones, data, fetch, paths
+from course import backbones, data, downloads, fetch, networks, paths, record
 
 FLOWERS = ["daisy", "dandelion", "roses", "sunflowers", "tulips"]
 GROCERY_ROOT = data.DATASETS["grocery"].archive_root
@@ -41,7 +41,6 @@ def server():
 def online(course_env, monkeypatch):
     """The course env with downloads allowed: every URL in these tests points at 127.0.0.1."""
     monkeypatch.setenv("COURSE_OFFLINE", "0")
-    monkeypatch.setattr(data, "_UNREACHABLE", {}, raising=False)
     return course_env
 
 
@@ -117,10 +116,10 @@ def _serve(server, monkeypatch, name, payload, *, mode="ok", checksum=True, path
     spec = data.DATASETS[name]
     path = path or f"/{name}/{spec.remotes[0].filename}"
     url = server.add(path, payload, mode)
-    remote = data.Remote(url, None)
+    remote = downloads.Remote(url, None)
     if checksum:
         digest = "0" * 64 if tamper else hashlib.sha256(payload).hexdigest()
-        remote = data.Remote(url, f"sha256:{digest}", len(payload))
+        remote = downloads.Remote(url, f"sha256:{digest}", len(payload))
     monkeypatch.setitem(data.DATASETS, name, dataclasses.replace(spec, remotes=(remote,)))
     return path
 
@@ -135,12 +134,11 @@ def test_download_extracts_the_real_layout_and_the_second_run_uses_the_cache(onl
     path = _serve(server, monkeypatch, "flower_photos", _tgz(files))
     root = data.locate("flower_photos")
     assert root == online["cache"] / "flower_photos"
-    assert data.sources()["flower_photos"].startswith("real, downloaded")
+    assert record.current().sources["flower_photos"].startswith("real, downloaded")
     for name, payload in files.items():
         assert (root / name.removeprefix("flower_photos/")).read_bytes() == payload
     assert _leftovers(online["cache"], {"flower_photos"}) == [], "the archive and staging folder are removed"
-    monkeypatch.setattr(data, "_SOURCES", {})
-    assert data.locate("flower_photos") == root and data.sources()["flower_photos"].startswith("real, cache")
+    assert data.locate("flower_photos") == root and record.current().sources["flower_photos"].startswith("real, cache")
     assert server.count(path) == 1, "the second run must not make a request"
 
 
@@ -152,7 +150,7 @@ def test_checksum_refusal_keeps_nothing_and_says_so(online, server, monkeypatch,
     assert list(online["cache"].iterdir()) == []
     monkeypatch.setenv("COURSE_SMOKE", "1")  # smoke mode: the announced stand-in, with the reason
     data.locate("flower_photos")
-    assert data.sources()["flower_photos"].startswith("STAND-IN")
+    assert record.current().sources["flower_photos"].startswith("STAND-IN")
     assert "expected 0000" in capsys.readouterr().out
 
 
@@ -160,7 +158,7 @@ def test_checksum_refusal_keeps_nothing_and_says_so(online, server, monkeypatch,
 def test_a_connection_cut_mid_transfer_is_reported_as_interrupted(online, server, monkeypatch, name, checksum):
     payload = _tgz(_flower_files("digits")) if name == "flower_photos" else _zip(_grocery_files())
     _serve(server, monkeypatch, name, payload, mode="cut", checksum=checksum)
-    with pytest.raises(data.DownloadInterruptedError) as err:
+    with pytest.raises(downloads.DownloadInterruptedError) as err:
         data.download(name)
     assert f"{len(payload) // 2:,} of {len(payload):,} bytes arrived" in str(err.value)
     assert "interrupted" in str(err.value) and "run the command again" in str(err.value)
@@ -212,7 +210,7 @@ def test_leftovers_of_killed_downloads_are_removed_but_not_a_live_ones(online, s
         assert _leftovers(cache, {"flower_photos"}) == [f".flower_photos.tgz.part-{live.pid}"]
         assert f".flower_photos.tgz.part-{dead.pid}" in capsys.readouterr().out, "the clean-up is announced"
         os.utime(cache / f".flower_photos.tgz.part-{live.pid}", (0, 0))  # untouched for decades: stale, live or not
-        assert [p.name for p in data.clean_stale(cache)] == [f".flower_photos.tgz.part-{live.pid}"]
+        assert [p.name for p in downloads.clean_stale(cache)] == [f".flower_photos.tgz.part-{live.pid}"]
     finally:
         live.kill()
         live.wait()
@@ -221,13 +219,13 @@ def test_leftovers_of_killed_downloads_are_removed_but_not_a_live_ones(online, s
 def test_an_unreachable_host_fails_at_once_and_is_not_retried(online, monkeypatch, capsys):
     url = closed_port_url("/mnist/train-images-idx3-ubyte.gz")
     spec = data.DATASETS["mnist"]
-    monkeypatch.setitem(data.DATASETS, "mnist", dataclasses.replace(spec, remotes=(data.Remote(url, None),)))
+    monkeypatch.setitem(data.DATASETS, "mnist", dataclasses.replace(spec, remotes=(downloads.Remote(url, None),)))
     data.locate("mnist")  # smoke mode: the stand-in, after one refused connection
-    assert data.sources()["mnist"].startswith("STAND-IN")
+    assert record.current().sources["mnist"].startswith("STAND-IN")
     assert "refused" in capsys.readouterr().out
-    assert data.unreachable(url)
+    assert downloads.unreachable(url)
     with pytest.raises(urllib.error.URLError, match="not retried yet"):
-        data.fetch(data.Remote(url, None), online["tmp"] / "again.gz")
+        downloads.fetch(downloads.Remote(url, None), online["tmp"] / "again.gz")
 
 
 def test_a_mirror_made_by_the_download_command_is_then_used_without_a_request(online, server, monkeypatch):
@@ -236,7 +234,7 @@ def test_a_mirror_made_by_the_download_command_is_then_used_without_a_request(on
     assert fetch.download_command(["hotdog"], False, str(mirror)) == 0
     monkeypatch.setenv("COURSE_DATA_DIR", str(mirror))
     assert data.locate("hotdog") == mirror / "hotdog"
-    assert data.sources()["hotdog"] == "real, mirror $COURSE_DATA_DIR/hotdog"
+    assert record.current().sources["hotdog"] == "real, mirror $COURSE_DATA_DIR/hotdog"
     assert server.count(path) == 1
 
 
@@ -248,7 +246,7 @@ def test_a_mirror_made_by_the_download_command_is_then_used_without_a_request(on
 def test_weights_downloads_are_checked_before_they_are_kept(online, server, monkeypatch, capsys, mode, expected):
     payload = fake_weights() if mode != "garbage" else b"<html>Service unavailable</html>"
     server.add("/keras-applications/mobilenet/mobilenet_2_5_224_tf_no_top.h5", payload, "cut" if mode == "cut" else "ok")
-    monkeypatch.setattr(backbones, "KERAS_WEIGHTS_URL", server.url("/keras-applications/"))
+    monkeypatch.setattr(networks, "KERAS_WEIGHTS_URL", server.url("/keras-applications/"))
     mirror = online["tmp"] / "workshop-mirror"
     rc = fetch.download_command(["imagenet:mobilenet_025"], False, str(mirror))
     models = mirror / "keras_home" / "models"

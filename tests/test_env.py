@@ -5,11 +5,12 @@ import os
 import numpy as np
 import pytest
 
-from course import paths, runs
+from course import paths, record
 from utils import env
 
 
-@pytest.mark.parametrize("value, expected", [("1", True), ("true", True), ("YES", True), ("0", False), ("", False)])
+@pytest.mark.parametrize("value, expected", [("1", True), ("true", True), ("YES", True), (" on ", True), ("0", False),
+                                             ("", False), ("off", False), ("No", False)])
 def test_smoke_and_offline_flags(monkeypatch, value, expected):
     monkeypatch.setenv("COURSE_SMOKE", value)
     monkeypatch.setenv("COURSE_OFFLINE", value)
@@ -17,18 +18,26 @@ def test_smoke_and_offline_flags(monkeypatch, value, expected):
     assert paths.mode() == ("smoke" if expected else "full")
 
 
+@pytest.mark.parametrize("value", ["maybe", "2", "ja", "smoke", "y es"])
+def test_a_flag_with_any_other_value_is_refused_by_name(monkeypatch, value):
+    monkeypatch.setenv("COURSE_SMOKE", value)
+    with pytest.raises(ValueError, match=rf"COURSE_SMOKE='{value}' is neither on .* nor off"):
+        paths.is_smoke()
+
+
 def test_run_dir_keeps_smoke_and_full_apart_and_can_start_fresh(tmp_path, monkeypatch):
     monkeypatch.setenv("COURSE_BUILD_DIR", str(tmp_path))
     monkeypatch.setenv("COURSE_SMOKE", "1")
-    smoke = runs.run_dir("01_mnist_dense", "backup")
+    run = record.Run(notebook="01_mnist_dense")
+    smoke = run.folder("backup")
     (smoke / "state").write_text("x")
     monkeypatch.setenv("COURSE_SMOKE", "0")
-    full = runs.run_dir("01_mnist_dense", "backup")
+    full = run.folder("backup")
     assert smoke != full and smoke.is_dir() and full.is_dir()
     assert not any(full.iterdir()), "a full run never sees a smoke run's state"
     monkeypatch.setenv("COURSE_SMOKE", "1")
-    assert (runs.run_dir("01_mnist_dense", "backup") / "state").exists()
-    assert not any(runs.run_dir("01_mnist_dense", "backup", fresh=True).iterdir())
+    assert (run.folder("backup") / "state").exists()
+    assert not any(run.folder("backup", fresh=True).iterdir())
 
 
 def test_set_seed_repeats_numpy_and_tensorflow_draws():

@@ -24,30 +24,30 @@ pytestmark = pytest.mark.slow
 
 PARAMETERS = "EPOCHS = 1\nSLEEP = 0\nKILL = False\nFILL = False"
 NOTEBOOKS = {
-    "01_quick": 'utils.record_results("01_quick", value=EPOCHS)',
+    "01_quick": 'record.Run(notebook="01_quick").record(value=EPOCHS)',
     "02_sleepy": textwrap.dedent("""
         import os, time, pathlib
         faults = pathlib.Path(os.environ["FAULT_DIR"])
-        (utils.run_dir("02_sleepy") / "marker").write_text(str(EPOCHS))
+        (record.Run(notebook="02_sleepy").folder() / "marker").write_text(str(EPOCHS))
         (faults / f"kernel-{EPOCHS}").write_text(str(os.getpid()))
         end = time.time() + SLEEP
         while time.time() < end and not (faults / "release").exists():
             time.sleep(0.1)
-        assert (utils.run_dir("02_sleepy") / "marker").read_text() == str(EPOCHS), "another run wrote here"
-        utils.record_results("02_sleepy", value=EPOCHS)
+        assert (record.Run(notebook="02_sleepy").folder() / "marker").read_text() == str(EPOCHS), "another run wrote here"
+        record.Run(notebook="02_sleepy").record(value=EPOCHS)
     """),
     "03_oom": textwrap.dedent("""
         import os, signal
         if KILL:
             os.kill(os.getpid(), signal.SIGKILL)  # what the kernel's OOM killer does
-        utils.record_results("03_oom", value=EPOCHS)
+        record.Run(notebook="03_oom").record(value=EPOCHS)
     """),
     "04_filler": textwrap.dedent("""
         if FILL:
-            with open(utils.run_dir("04_filler") / "filler", "wb", buffering=0) as f:
+            with open(record.Run(notebook="04_filler").folder() / "filler", "wb", buffering=0) as f:
                 while True:
                     f.write(b"x" * 65536)
-        utils.record_results("04_filler", value=EPOCHS)
+        record.Run(notebook="04_filler").record(value=EPOCHS)
     """),
 }
 
@@ -62,7 +62,7 @@ class Course:
         for name, body in NOTEBOOKS.items():
             _notebook(self.notebooks / f"{name}.ipynb", body, params=PARAMETERS)
         self.driver = (f"import sys; sys.path.insert(0, {str(paths.REPO_ROOT)!r}); from pathlib import Path; "
-                       f"from utils import runner, __main__; runner.NOTEBOOK_DIR = Path({str(self.notebooks)!r}); "
+                       f"from course import runner, __main__; runner.NOTEBOOK_DIR = Path({str(self.notebooks)!r}); "
                        "sys.exit(__main__.main(sys.argv[1:]))")
         self.env = {**os.environ, "COURSE_BUILD_DIR": str(build), "FAULT_DIR": str(self.faults)}
         self.env.pop("COURSE_SMOKE", None)

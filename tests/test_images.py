@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from course import images, runs
+from course import images, record
 from course.images import ImageFolderError, scan_image_folder
 
 
@@ -79,7 +79,7 @@ def messy(tmp_path_factory):
     ({"SKIP_BAD_IMAGES": False}, "set SKIP_BAD_IMAGES = True (or `-p SKIP_BAD_IMAGES=True`)"),  # 04, 06
 ])
 def test_bad_files_raise_one_error_that_names_each_file_and_the_fix(messy, monkeypatch, run_parameters, fix):
-    monkeypatch.setattr(runs, "_RUN_PARAMETERS", dict(run_parameters))
+    record.current().parameters = dict(run_parameters)
     with pytest.raises(ImageFolderError) as err:
         scan_image_folder(messy)
     message = str(err.value)

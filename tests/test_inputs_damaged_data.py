@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from conftest import write_idx
-from course import data, grocery, paths
+from course import data, grocery, paths, record
 from course.data import DamagedDataError
 
 RNG = np.random.default_rng(0)
@@ -79,7 +79,7 @@ def test_a_damaged_mnist_file_is_named_with_the_fix(course_env, file, damage, wh
         assert "offline mirror holds a damaged copy" in message and "python -m course download mnist --to" in message
     else:
         assert f"Delete {folder} and run again" in message
-    assert "mnist" not in data.sources() or "train /" not in data.sources()["mnist"], "nothing is recorded as loaded"
+    assert "mnist" not in record.current().sources or "train /" not in record.current().sources["mnist"], "nothing is recorded as loaded"
 
 
 _IDX_LABELS = "t10k-labels-idx1-ubyte.gz"
@@ -124,7 +124,7 @@ def test_a_good_mirror_still_loads_exactly(course_env):
     write_good(course_env["mirror"] / "mnist")
     (x_train, y_train), (x_test, y_test) = data.load_mnist()
     assert (x_train == GOOD["train-images-idx3-ubyte.gz"]).all() and (y_train == GOOD["train-labels-idx1-ubyte.gz"]).all()
-    assert data.sources()["mnist"].endswith("(30 train / 12 test)")
+    assert record.current().sources["mnist"].endswith("(30 train / 12 test)")
 
 
 # --- relative folders ---------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 import utils
-from course import images, runs, subsets
+from course import images, record, subsets
 from course.images import ImageFolderError, scan_image_folder
 from course.params import ParameterError
 
@@ -38,7 +38,7 @@ def classes(root, spec, shade=100):
 @pytest.fixture(autouse=True)
 def private_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("COURSE_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setattr(runs, "_RUN_PARAMETERS", {})
+    record.current().parameters = {}
 
 
 def _deny(monkeypatch, path):
@@ -195,7 +195,7 @@ def test_folders_that_cannot_be_a_dataset_are_refused_by_name(tmp_path, monkeypa
 
 @pytest.mark.parametrize("has_data_dir, words", [(False, "Use one split, e.g."), (True, "Point DATA_DIR at one split, e.g.")])
 def test_the_message_names_data_dir_only_where_the_notebook_has_it(tmp_path, monkeypatch, has_data_dir, words):
-    monkeypatch.setattr(runs, "_RUN_PARAMETERS", {"DATA_DIR": ""} if has_data_dir else {})
+    record.current().parameters = {"DATA_DIR": ""} if has_data_dir else {}
     with pytest.raises(ImageFolderError, match=words):
         scan_image_folder(split_dataset(tmp_path))
 

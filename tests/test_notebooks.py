@@ -68,16 +68,20 @@ def test_setup_cell_is_the_shared_one(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_has_a_parameters_cell_with_smoke_sizes(path):
+def test_has_one_parameters_cell_with_the_learners_values(path):
     tagged = [c for c in _load(path)["cells"] if "parameters" in c.get("metadata", {}).get("tags", [])]
     assert len(tagged) == 1, "exactly one cell tagged `parameters` (papermill injects overrides after it)"
-    assert "utils.is_smoke()" in _source(tagged[0]), "smoke sizes are chosen in the parameters cell"
+    assert not re.search(r"SMOKE|is_smoke|test_run", _source(tagged[0])), \
+        "the test runs' sizes live in course/params.py (SMOKE), not in the learner's parameters cell"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_records_its_results_under_its_own_name(path):
-    code = "\n".join(_source(c) for c in _load(path)["cells"] if c["cell_type"] == "code")
-    assert re.search(rf'utils\.record_results\(\s*"{path.stem}"', code)
+def test_says_which_lesson_it_is_and_records_its_results_once(path):
+    nb = _load(path)
+    assert nb["metadata"]["course"] == {"lesson": path.stem}, "the runner recognises lessons by this metadata"
+    code = "\n".join(_source(c) for c in nb["cells"] if c["cell_type"] == "code")
+    assert len(re.findall(rf'lesson = utils\.start\("{path.stem}", globals\(\)\)', code)) == 1
+    assert len(re.findall(r"(?<![\w.])lesson\.record\(", code)) == 1, "one line records the results"
 
 
 def _h2_sections(nb):
@@ -131,7 +135,8 @@ def test_parameters_are_checked_in_the_next_cell(path):
     cells = _load(path)["cells"]
     (index,) = [i for i, c in enumerate(cells) if "parameters" in c.get("metadata", {}).get("tags", [])]
     following = next(_source(c) for c in cells[index + 1:] if c["cell_type"] == "code")
-    assert "utils.check_parameters(globals())" in following, "papermill's injected values are checked at once"
+    assert following.startswith(f'lesson = utils.start("{path.stem}", globals())'), \
+        "papermill's injected values are checked at once"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

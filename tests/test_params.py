@@ -10,14 +10,13 @@ import os
 import re
 import subprocess
 import sys
-import types
 
 import numpy as np
 import pytest
 
 import utils
-from course import params, paths, runner, runs
-from course.params import ParameterError, check_parameters
+from course import params, paths, record, runner
+from course.params import ParameterError, check_lesson
 
 NOTEBOOKS = sorted((paths.REPO_ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
@@ -31,8 +30,8 @@ def _names(path):
     return re.findall(r"^([A-Za-z_]\w*)\s*=", _parameter_cell(path), flags=re.M)
 
 
-def _defaults(path, smoke):
-    namespace = {"utils": types.SimpleNamespace(is_smoke=lambda: smoke)}
+def _defaults(path):
+    namespace = {}
     exec(_parameter_cell(path), namespace)  # noqa: S102 - the course's own parameters cell
     return {name: namespace[name] for name in _names(path)}
 
@@ -44,17 +43,57 @@ def test_every_parameter_of_every_notebook_has_a_spec(path):
     assert names, "the pattern still finds the parameters"
     missing = [n for n in names if n not in params.SPECS]
     assert not missing, f"{path.stem}: add these to course.params.SPECS: {missing}"
-    assert params.declared_parameters()[path.stem] == tuple(names)
+    assert params.LESSONS[path.stem] == tuple(names), "course.params.LESSONS lists the cell's names, in order"
+    assert set(params.SMOKE[path.stem]) <= set(names), "test-run sizes only for the lesson's own parameters"
+
+
+def test_every_spec_belongs_to_a_lesson():
+    used = {name for names in params.LESSONS.values() for name in names}
+    assert set(params.SPECS) == used, f"specs no lesson has: {sorted(set(params.SPECS) - used)}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_the_parameters_cell_holds_plain_values_only(path):
+    """What a learner sees is what runs: no value computed from a mode flag or another parameter."""
+    import ast
+
+    for node in ast.parse(_parameter_cell(path)).body:
+        assert isinstance(node, ast.Assign), ast.unparse(node)
+        ast.literal_eval(node.value)  # raises for anything but a literal
 
 
 @pytest.mark.parametrize("smoke", [True, False], ids=["smoke", "full"])
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_every_notebooks_defaults_pass_in_both_modes(path, smoke, monkeypatch):
+def test_every_lessons_values_pass_in_both_modes(path, smoke, monkeypatch, capsys):
     monkeypatch.setenv("COURSE_SMOKE", "1" if smoke else "0")
-    monkeypatch.setattr(runs, "_RUN_PARAMETERS", {})
-    defaults = _defaults(path, smoke)
-    checked = check_parameters({**defaults, "np": np, "other_global": 1})  # the notebook is recognised
-    assert checked == defaults and runs.run_parameters() == defaults
+    defaults = _defaults(path)
+    namespace = {**defaults, "np": np, "other_global": 1}
+    run = record.start(path.stem, namespace)
+    expected = {**defaults, **(params.SMOKE[path.stem] if smoke else {})}
+    assert run.parameters == expected and record.current() is run and run.notebook == path.stem
+    assert {name: namespace[name] for name in defaults} == expected, "the notebook runs with what was recorded"
+    out = capsys.readouterr().out
+    assert ("Test run (COURSE_SMOKE=1)" in out) == smoke
+
+
+def test_a_test_run_keeps_the_values_given_with_p(monkeypatch, capsys):
+    monkeypatch.setenv("COURSE_SMOKE", "1")
+    monkeypatch.setenv(params.GIVEN, "EPOCHS")
+    namespace = {**_defaults(NOTEBOOKS[0]), "EPOCHS": 3}
+    check_lesson(NOTEBOOKS[0].stem, namespace)
+    assert namespace["EPOCHS"] == 3 and namespace["TRAIN_LIMIT"] == params.SMOKE[NOTEBOOKS[0].stem]["TRAIN_LIMIT"]
+    assert " EPOCHS " not in capsys.readouterr().out
+
+
+def test_a_missing_parameter_and_an_unknown_lesson_are_named():
+    namespace = _defaults(NOTEBOOKS[0])
+    del namespace["EPOCHS"]
+    with pytest.raises(ParameterError, match=r"needs the parameter\(s\) EPOCHS"):
+        check_lesson(NOTEBOOKS[0].stem, namespace)
+    with pytest.raises(ParameterError, match="'01_mnist' is not a lesson of this course .did you mean '01_mnist_dense'"):
+        check_lesson("01_mnist", namespace)
+    with pytest.raises(ValueError, match="needs the lesson's name"):
+        record.start("mnist", namespace)
 
 
 # (parameter, bad value, words the message must hold besides the name and value); notebook None = any
@@ -62,7 +101,7 @@ BAD = [
     *[("EPOCHS", v, "whole number >= 1") for v in (0, -1, 2.5, "3", True, None, math.inf)],
     *[("BATCH_SIZE", v, "whole number in [1, 65536]") for v in (0, -32, 32.0, "32", None, 10**6, False)],
     *[(n, 0, ">= 1") for n in ("HEAD_EPOCHS", "FINE_TUNE_EPOCHS", "SCRATCH_EPOCHS", "ORIGINAL_EPOCHS", "ORIGINAL_STEPS",
-                               "EXPERIMENT_EPOCHS", "DECAY_EPOCHS", "BENCH_REPEATS")],
+                               "DECAY_EPOCHS", "BENCH_REPEATS")],
     ("AUGMENTED_COPIES", 0, "[1, 100]"),
     ("FINE_TUNE_EPOCHS", -1, ">= 1"),
     ("PATIENCE", -1, ">= 0"), ("PATIENCE", 1.5, "whole number"), ("BENCH_WARMUP", -1, ">= 0"),
@@ -78,18 +117,13 @@ BAD = [
     *[("BACKBONE", v, "one of 'mobilenet_025'") for v in ("resnet", "", None, "MobileNet_025", 5, "auto")],
     *[("MODEL_NAME", v, "one of 'mobilenet_025'") for v in ("inception-v3", "", None, "resnet")],
     *[("IMAGE_SIZE", v, "whole number in [32, 1024]") for v in (0, 31, 2000, 224.0, "224", None, True, -224)],
-    *[("FINE_TUNE", v, "True or False") for v in (1, "yes", None)],
     *[("FINE_TUNE_FRACTION", v, "(0, 1]") for v in (0, 1.5)],
     *[("AUGMENT", v, "True or False") for v in ("True", 0)],
-    *[("AUGMENTED", v, "non-empty list of one of '1 conv'") for v in ([], ["2 conv"], "1 conv", ["1 conv", "1 conv"],
-                                                                        None, ["transfer: frozen", 3])],
     *[("MIN_CROP_AREA", v, "(0, 1]") for v in (0, 1.2)],
     *[("ZOOM", v, "[0, 1)") for v in (1, -0.2)],
     *[("BRIGHTNESS", v, "[0, 1]") for v in (1.5, -0.1)],
-    ("TTA", None, "True or False"),
     *[("TRAIN_LIMIT", v, "whole number >= 1, or None (every training image)") for v in (0, -5, 10.5, "all")],
     ("TEST_LIMIT", 0, "or None (every test image)"),
-    *[("EXPERIMENT_IMAGES", v, "whole number >= 1") for v in (0, None)],
     *[("IMAGES_PER_CLASS", v, "whole number >= 2, or None (every photo)") for v in (0, 1, -1)],
     ("PER_CLASS", 0, ">= 1, or None"),
     *[("VALIDATION_SPLIT", v, "number in (0, 1)") for v in (0, 1, 0.0, 1.0, 20, -0.2, None)],
@@ -99,8 +133,6 @@ BAD = [
     *[("N_DRAWS", v, "[1, 50]") for v in (0, 100)],
     ("BENCH_IMAGES", 0, ">= 1, or None"),
     ("TSNE_POINTS", 5, ">= 10"), ("TSNE_ITERATIONS", 100, ">= 250"),
-    *[("RUN_EAGERLY", v, "True or False") for v in (1, "True")],
-    ("SMOKE", "yes", "True or False"),
 ]
 
 
@@ -120,11 +152,11 @@ GOOD = [
     ("LAYER_SIZES", [1]), ("LAYER_SIZES", (128, 64)), ("DROPOUT", 0), ("DROPOUT", 0.99), ("SHIFT", 0),
     ("BACKBONE", "resnet50"), ("BACKBONE", "mobilenet_100"), ("MODEL_NAME", "mobilenet_025"),
     ("MODEL_NAME", "efficientnetv2-b0-21k-ft1k"), ("IMAGE_SIZE", 32), ("IMAGE_SIZE", 1024),
-    ("FINE_TUNE", np.bool_(False)), ("FINE_TUNE_FRACTION", 1), ("AUGMENTED", ["transfer: fine-tuned"]),
+    ("AUGMENT", np.bool_(False)), ("FINE_TUNE_FRACTION", 1),
     ("MIN_CROP_AREA", 1.0), ("ZOOM", 0), ("BRIGHTNESS", 1), ("TRAIN_LIMIT", None), ("TRAIN_LIMIT", 1),
     ("IMAGES_PER_CLASS", 2), ("PER_CLASS", 1), ("PER_CLASS", None), ("VALIDATION_SPLIT", 0.5),
     ("VAL_FRACTION", 0.01), ("DATA_DIR", ""), ("DATA_DIR", "~/photos"), ("BENCH_IMAGES", None),
-    ("BENCH_WARMUP", 0), ("TSNE_ITERATIONS", 250), ("RUN_EAGERLY", False), ("SMOKE", True),
+    ("BENCH_WARMUP", 0), ("TSNE_ITERATIONS", 250),
 ]
 
 
@@ -146,27 +178,17 @@ NOTEBOOK_SPECIFIC = [  # (notebook, parameter, value, accepted)
                          ids=[f"{nb}-{n}={v!r}" for nb, n, v, _ in NOTEBOOK_SPECIFIC])
 def test_notebook_specific_values(notebook, name, value, accepted):
     stem = next(p.stem for p in NOTEBOOKS if p.stem.startswith(notebook))
-    for which in (notebook, stem):
-        assert (params.problem(name, value, which) is None) == accepted, params.problem(name, value, which)
+    assert (params.problem(name, value, stem) is None) == accepted, params.problem(name, value, stem)
 
 
-def test_check_parameters_lists_every_problem_and_records_nothing(monkeypatch):
+def test_start_lists_every_problem_and_records_nothing(monkeypatch):
     monkeypatch.setenv("COURSE_SMOKE", "1")
-    monkeypatch.setattr(runs, "_RUN_PARAMETERS", {"OLD": 1})
-    namespace = {**_defaults(NOTEBOOKS[0], True), "EPOCHS": 0, "INITIAL_LR": -0.01}
+    before = record.current()
+    namespace = {**_defaults(NOTEBOOKS[0]), "EPOCHS": 0, "INITIAL_LR": -0.01}
     with pytest.raises(ParameterError) as err:
-        utils.check_parameters(namespace)
+        utils.start(NOTEBOOKS[0].stem, namespace)
     assert "EPOCHS=0" in str(err.value) and "INITIAL_LR=-0.01" in str(err.value)
-    assert runs.run_parameters() == {"OLD": 1}, "nothing is recorded from a refused run"
-
-
-def test_smoke_edited_in_the_parameters_cell_sets_the_recorded_mode(monkeypatch, capsys):
-    """In Jupyter or Colab a learner sets SMOKE = True in the cell itself: the defaults follow, and so must the record."""
-    monkeypatch.setenv("COURSE_SMOKE", "0")
-    defaults = _defaults(NOTEBOOKS[0], True)
-    assert defaults["SMOKE"] is True and defaults["EPOCHS"] == 2
-    check_parameters(defaults)
-    assert paths.mode() == "smoke" and "this run is smoke mode" in capsys.readouterr().out
+    assert record.current() is before, "nothing is recorded from a refused run"
 
 
 def test_check_count_and_unknown_names():
@@ -186,8 +208,8 @@ def _nb(number):
 
 
 RUNNER_REFUSED = [  # (notebook, -p pairs, words in the error)
-    ("01", ["SMOKE=False"], ["SMOKE cannot be set with -p", "EPOCHS", "--full"]),
-    ("04", ["SMOKE=True"], ["SMOKE cannot be set with -p", "use --full"]),
+    ("01", ["SMOKE=False"], ["01_mnist_dense has no parameter SMOKE", "--full"]),
+    ("04", ["SMOKE=True"], ["has no parameter SMOKE", "Smoke mode is the default"]),
     ("01", ["EPOCHS=0"], ["EPOCHS=0 (int) is too small", ">= 1", "Example"]),
     ("02", ["BATCH_SIZE=0"], ["BATCH_SIZE=0"]),
     ("06", ["VALIDATION_SPLIT=0"], ["VALIDATION_SPLIT=0", "(0, 1)"]),

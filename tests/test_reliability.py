@@ -20,7 +20,7 @@ from course import paths, runner
 
 pytestmark = pytest.mark.slow
 
-# The resume mechanism every notebook uses: BackupAndRestore in the folder utils.backup_dir gives.
+# The resume mechanism every notebook uses: BackupAndRestore in the folder lesson.backup_dir gives.
 # LEARNING_RATE and EPOCHS are this "notebook's" parameters (checked, so they key the backup).
 # FILL_AT_EPOCH fills the disk before that epoch's backup is written; KILL_WHILE_SAVING_EPOCH sends
 # SIGKILL to the process while that epoch's weights file is open and half-written; HOLD_WHILE_EXISTS
@@ -29,12 +29,13 @@ TRAINER = textwrap.dedent(
     """
     import json, os, signal, sys, time
     sys.path.insert(0, {repo!r})
-    import numpy as np, keras, utils, course.runs, course.paths
+    import numpy as np, keras, utils
+    from course import paths, record
 
     utils.set_seed(0)
     log, weights_dir = sys.argv[1], sys.argv[2]
     LEARNING_RATE, EPOCHS = float(os.environ.get("LEARNING_RATE", "0.01")), 6
-    course.runs.set_run_parameters({{"LEARNING_RATE": LEARNING_RATE, "EPOCHS": EPOCHS}})
+    lesson = record.Run(notebook="90_resume_test", parameters={{"LEARNING_RATE": LEARNING_RATE, "EPOCHS": EPOCHS}})
     x = np.random.default_rng(0).random((256, 8)).astype("float32")
     y = (x.sum(axis=1) > 4).astype("float32")
     model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(4, activation="relu"), keras.layers.Dense(1)])
@@ -58,7 +59,7 @@ TRAINER = textwrap.dedent(
     class FillDisk(keras.callbacks.Callback):  # runs before BackupAndRestore saves
         def on_epoch_end(self, epoch, logs=None):
             if epoch == int(os.environ.get("FILL_AT_EPOCH", "-1")):
-                with open(os.path.join(course.paths.build_dir(), "filler"), "wb", buffering=0) as f:
+                with open(os.path.join(paths.build_dir(), "filler"), "wb", buffering=0) as f:
                     try:
                         while True:
                             f.write(b"x" * 4096)
@@ -74,7 +75,7 @@ TRAINER = textwrap.dedent(
             return close(self)
         saving_lib.H5IOStore.close = close_or_die
 
-    backup = keras.callbacks.BackupAndRestore(utils.backup_dir("resume_test", "fit"))
+    backup = keras.callbacks.BackupAndRestore(lesson.backup_dir("fit"))
     model.fit(x, y, epochs=EPOCHS, batch_size=32, verbose=0, callbacks=[FillDisk(), backup, Trace()])
     """
 )
@@ -92,7 +93,7 @@ class Trainer:
         self.script.write_text(TRAINER.format(repo=str(paths.REPO_ROOT)))
         self.log, self.weights = tmp_path / "events.jsonl", tmp_path / "weights"
         self.weights.mkdir()
-        self.backups = build / "runs" / "resume_test" / "backups"
+        self.backups = build / "runs" / "90_resume_test" / "backups"
         self.procs = []
 
     def start(self, **extra):
@@ -231,7 +232,7 @@ def test_two_smoke_runs_record_identical_metrics(name, tmp_path, monkeypatch):
 
 # A bad parameter must stop the notebook with its clear message before any training has run.
 # (notebook, parameters, words the error must contain); runs in smoke mode, offline.
-BAD_NOTEBOOK_PARAMETERS = [  # utils.check_parameters, in the cell right after the parameters cell, says these
+BAD_NOTEBOOK_PARAMETERS = [  # utils.start, in the cell right after the parameters cell, says these
     ("06_hub_transfer_learning", {"MODEL_NAME": "efficientnet-b0"},
      "MODEL_NAME='efficientnet-b0' (str) is not one of the choices (did you mean 'efficientnetv2-b0'"),
     ("06_hub_transfer_learning", {"IMAGE_SIZE": 16}, "IMAGE_SIZE=16 (int) is too small"),

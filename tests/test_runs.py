@@ -19,13 +19,12 @@ import numpy as np
 import pytest
 
 import utils
-from course import data, paths, results, runner, runs
+from course import backups, paths, record, runner, storage, store
 
 
 @pytest.fixture
 def build(course_env, monkeypatch):
-    monkeypatch.setattr(runs, "_RUN_PARAMETERS", {})
-    monkeypatch.setattr(runs, "_CHOSEN", {})
+    record.current().notebook = "01_x"
     return course_env["tmp"] / "build"
 
 
@@ -44,44 +43,40 @@ def _keras_like_backup(folder, epoch=2, values=(1.0, 2.0)):
 
 
 def test_backup_folder_is_keyed_by_parameters_extra_mode_and_data(build, monkeypatch):
-    runs.set_run_parameters({"LEARNING_RATE": 0.01, "EPOCHS": 6})
-    first = utils.backup_dir("01_x", "head")
-    assert first == utils.backup_dir("01_x", "head"), "the same setting gets the same folder"
+    record.current().parameters = {"LEARNING_RATE": 0.01, "EPOCHS": 6}
+    first = record.current().backup_dir("head")
+    assert first == record.current().backup_dir("head"), "the same setting gets the same folder"
     assert first.startswith(str(build / "runs" / "01_x" / "backups" / "head-smoke-"))
-    runs.set_run_parameters({"LEARNING_RATE": 0.001, "EPOCHS": 6})
-    other_rate = utils.backup_dir("01_x", "head")
-    runs.set_run_parameters({"LEARNING_RATE": 0.01, "EPOCHS": 3})
-    fewer_epochs = utils.backup_dir("01_x", "head")
-    runs.set_run_parameters({"LEARNING_RATE": 0.01, "EPOCHS": 6})
-    extra = utils.backup_dir("01_x", "head", fine_tune_at=100)
-    phase = utils.backup_dir("01_x", "fine")
-    data.note_source("mnist", "STAND-IN: digits")
-    other_data = utils.backup_dir("01_x", "head")
-    monkeypatch.setattr(data, "_SOURCES", {})
+    record.current().parameters = {"LEARNING_RATE": 0.001, "EPOCHS": 6}
+    other_rate = record.current().backup_dir("head")
+    record.current().parameters = {"LEARNING_RATE": 0.01, "EPOCHS": 3}
+    fewer_epochs = record.current().backup_dir("head")
+    record.current().parameters = {"LEARNING_RATE": 0.01, "EPOCHS": 6}
+    extra = record.current().backup_dir("head", fine_tune_at=100)
+    phase = record.current().backup_dir("fine")
+    record.current().note_source("mnist", "STAND-IN: digits")
+    other_data = record.current().backup_dir("head")
     monkeypatch.setenv("COURSE_SMOKE", "0")
-    full = utils.backup_dir("01_x", "head")
+    full = record.current().backup_dir("head")
     folders = [first, other_rate, fewer_epochs, extra, phase, other_data, full]
     assert len(set(folders)) == len(folders), folders
     assert "-full-" in full
 
 
-def test_without_checked_parameters_the_notebooks_upper_case_variables_key_the_backup(build):
-    namespace = {"utils": utils, "EPOCHS": 6, "LEARNING_RATE": 0.01, "model": object()}
-    exec("folder = utils.backup_dir('01_x', 'head')", namespace)
-    same = dict(namespace)
-    exec("folder = utils.backup_dir('01_x', 'head')", same)
-    namespace["LEARNING_RATE"] = 0.001
-    exec("folder = utils.backup_dir('01_x', 'head')", namespace)
-    assert same["folder"] != namespace["folder"], "another learning rate must not resume the old run"
+def test_a_run_without_a_lesson_name_says_to_call_start_first(course_env):
+    with pytest.raises(RuntimeError, match=r"utils\.start\(\"NN_name\", globals\(\)\)"):
+        record.current().backup_dir("head")
+    with pytest.raises(RuntimeError, match="utils.start"):
+        record.current().folder("logs")
 
 
 HOLDER = textwrap.dedent("""
     import sys, time
     sys.path.insert(0, {repo!r})
-    import utils, course.runs
-    course.runs.set_run_parameters({{"EPOCHS": 6}})
-    print(utils.backup_dir("01_x", "head"), flush=True)
-    print(utils.run_dir("01_x"), flush=True)
+    from course import record
+    run = record.Run(notebook="01_x", parameters={{"EPOCHS": 6}})
+    print(run.backup_dir("head"), flush=True)
+    print(run.folder(), flush=True)
     time.sleep(60)
 """)
 
@@ -99,21 +94,21 @@ def test_a_second_live_run_gets_its_own_fresh_backup_and_run_folder(build, tmp_p
     proc, theirs, their_run = _start_holder(tmp_path)
     try:
         _keras_like_backup(Path(theirs))
-        runs.set_run_parameters({"EPOCHS": 6})
-        ours = utils.backup_dir("01_x", "head")
+        record.current().parameters = {"EPOCHS": 6}
+        ours = record.current().backup_dir("head")
         assert ours == theirs + "-2" and os.listdir(ours) == [], "fresh, not theirs"
         out = capsys.readouterr().out
         assert f"Another live run (pid {proc.pid}" in out and "keeps its own backup in" in out
         assert out.count("\n") == 1, "one line"
-        assert str(utils.run_dir("01_x")) == their_run + "-2"
+        assert str(record.current().folder()) == their_run + "-2"
         assert "Another live run of 01_x" in capsys.readouterr().out
         assert (Path(theirs) / "latest.weights.h5").exists(), "their backup is untouched"
     finally:
         proc.kill()
         proc.wait()
     # the holder is dead (kill -9 like): its lock is gone with it, and a new process resumes its backup
-    code = (f"import sys; sys.path.insert(0, {str(paths.REPO_ROOT)!r}); import utils, course.runs; "
-            "course.runs.set_run_parameters({'EPOCHS': 6}); print(utils.backup_dir('01_x', 'head'))")
+    code = (f"import sys; sys.path.insert(0, {str(paths.REPO_ROOT)!r}); from course import record; "
+            "print(record.Run(notebook='01_x', parameters={'EPOCHS': 6}).backup_dir('head'))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.splitlines() == [f"Resuming 'head' from its backup after epoch 2 ({theirs}).", theirs]
 
@@ -137,12 +132,12 @@ DAMAGE = {
 
 @pytest.mark.parametrize("damage", DAMAGE)
 def test_a_damaged_backup_is_moved_aside_announced_and_never_given_to_keras(build, damage, capsys):
-    runs.set_run_parameters({"EPOCHS": 6})
-    folder = utils.backup_dir("01_x", "head")
+    record.current().parameters = {"EPOCHS": 6}
+    folder = record.current().backup_dir("head")
     _keras_like_backup(Path(folder))
     DAMAGE[damage](Path(folder))
     capsys.readouterr()
-    again = utils.backup_dir("01_x", "head")
+    again = record.current().backup_dir("head")
     assert again == folder and os.listdir(folder) == [], "Keras gets an empty folder: it starts from epoch 0"
     (aside,) = [p for p in os.listdir(os.path.dirname(folder)) if ".damaged-" in p]
     out = capsys.readouterr().out
@@ -151,12 +146,12 @@ def test_a_damaged_backup_is_moved_aside_announced_and_never_given_to_keras(buil
 
 
 def test_a_sound_backup_is_resumed_and_announced(build, capsys):
-    runs.set_run_parameters({"EPOCHS": 6})
-    folder = utils.backup_dir("01_x", "head")
+    record.current().parameters = {"EPOCHS": 6}
+    folder = record.current().backup_dir("head")
     _keras_like_backup(Path(folder), epoch=3)
-    assert runs.check_backup(Path(folder)) is None
+    assert backups.check_backup(Path(folder)) is None
     capsys.readouterr()
-    assert utils.backup_dir("01_x", "head") == folder
+    assert record.current().backup_dir("head") == folder
     assert capsys.readouterr().out == f"Resuming 'head' from its backup after epoch 3 ({folder}).\n"
 
 
@@ -164,7 +159,7 @@ def test_stale_backups_are_deleted_live_and_recent_ones_kept(build, tmp_path):
     proc, theirs, _ = _start_holder(tmp_path)  # a live run's backup, however old, is never touched
     try:
         root = build / "runs" / "01_x" / "backups"
-        old = time.time() - (runs.STALE_DAYS + 1) * 86400
+        old = time.time() - (backups.STALE_DAYS + 1) * 86400
         for name in ("old", "recent", "finished"):
             (root / f"{name}.lock").write_text("")
         _keras_like_backup(root / "old")
@@ -173,7 +168,7 @@ def test_stale_backups_are_deleted_live_and_recent_ones_kept(build, tmp_path):
         _keras_like_backup(Path(theirs))
         for folder in (root / "old", root / "old.damaged-20200101-000000", Path(theirs)):
             os.utime(folder, (old, old))
-        removed = runs.clean_stale_backups(root)
+        removed = backups.clean_stale_backups(root)
         names = sorted(p.name for p in removed)
         assert names == ["finished.lock", "old", "old.damaged-20200101-000000"], names
         assert (root / "recent" / "latest.weights.h5").exists() and os.path.exists(theirs)
@@ -185,12 +180,12 @@ def test_stale_backups_are_deleted_live_and_recent_ones_kept(build, tmp_path):
 
 
 def test_run_dir_fresh_empties_only_its_own_folder(build):
-    logs = runs.run_dir("01_x", "logs")
+    logs = record.current().folder("logs")
     (logs / "events").write_text("x")
-    (runs.run_dir("01_x") / "model.keras").write_text("x")
-    assert not any(runs.run_dir("01_x", "logs", fresh=True).iterdir())
-    assert (runs.run_dir("01_x") / "model.keras").exists()
-    assert sorted(p.name for p in runs.run_dir("01_x").iterdir()) == ["logs", "model.keras"]
+    (record.current().folder() / "model.keras").write_text("x")
+    assert not any(record.current().folder("logs", fresh=True).iterdir())
+    assert (record.current().folder() / "model.keras").exists()
+    assert sorted(p.name for p in record.current().folder().iterdir()) == ["logs", "model.keras"]
 
 
 def test_relative_build_and_results_folders_are_made_absolute(monkeypatch, tmp_path):
@@ -199,7 +194,7 @@ def test_relative_build_and_results_folders_are_made_absolute(monkeypatch, tmp_p
     monkeypatch.setenv("COURSE_BUILD_DIR", "some/build")
     assert paths.build_dir() == tmp_path / "some" / "build"
     monkeypatch.setenv("COURSE_RESULTS_DIR", "some/metrics")
-    assert results.metrics_dir() == tmp_path / "some" / "metrics"
+    assert record.metrics_dir() == tmp_path / "some" / "metrics"
 
 
 # --- writes: atomic, and a full or read-only disk is one clear message ------------------------------------
@@ -211,21 +206,23 @@ def _enospc(*args, **kwargs):
 
 def test_a_failed_write_leaves_the_old_file_whole_and_says_what_to_do(tmp_path, monkeypatch):
     target = tmp_path / "results.json"
-    runs.write_atomic(target, "old")
+    storage.write_atomic(target, "old")
     monkeypatch.setattr(os, "replace", _enospc)  # the write itself is real; the final step fails as on a full disk
-    with pytest.raises(runs.StorageError) as err:
-        runs.write_atomic(target, "new")
+    with pytest.raises(storage.StorageError) as err:
+        storage.write_atomic(target, "new")
     assert target.read_text() == "old" and os.listdir(tmp_path) == ["results.json"], "no temporary file left"
-    assert str(err.value).startswith(f"no space left on the disk holding {tmp_path}: free some space")
-    assert "COURSE_BUILD_DIR" in str(err.value)
-    assert "(Read-only file system): point COURSE_BUILD_DIR" in runs.storage_message(
-        tmp_path, OSError(errno.EROFS, "Read-only file system"))
+    assert str(err.value).startswith(f"the disk is full: no space left to write {tmp_path}. Free some space")
+    assert "choose a folder" in str(err.value), "a folder outside the course's own: no setting to name"
+    build = paths.build_dir()
+    message = storage.storage_message(build, OSError(errno.EROFS, "Read-only file system"))
+    assert message == (f"{build} is read-only (Read-only file system): point COURSE_BUILD_DIR at a folder on a disk "
+                       f"with space that you can write to (e.g. COURSE_BUILD_DIR=/tmp/course-build).")
 
 
 def test_record_results_on_a_full_disk_is_a_storage_error(course_env, monkeypatch):
     monkeypatch.setattr(os, "replace", _enospc)
-    with pytest.raises(utils.StorageError, match="no space left on the disk holding"):
-        utils.record_results("01_x", accuracy=0.5)
+    with pytest.raises(utils.StorageError, match="the disk is full: no space left to write .*COURSE_BUILD_DIR"):
+        record.Run(notebook="01_x").record(accuracy=0.5)
 
 
 # --- the results store -----------------------------------------------------------------------------------
@@ -237,27 +234,27 @@ INTERRUPTED = {**FAILED, "status": "interrupted", "error": "interrupted by Ctrl-
 
 
 def test_a_failed_or_interrupted_attempt_goes_beside_the_last_good_record(build):
-    results.save_attempt({**GOOD, "saved": "2024-01-01 10:00:00"})
-    entry, message = results.save_attempt({**INTERRUPTED, "saved": "2024-01-02 10:00:00"})
+    store.save_attempt({**GOOD, "saved": "2024-01-01 10:00:00"})
+    entry, message = store.save_attempt({**INTERRUPTED, "saved": "2024-01-02 10:00:00"})
     assert message is None
     assert entry["metrics"] == {"test_accuracy": 0.9} and entry["saved"] == "2024-01-01 10:00:00"
     assert entry["last_attempt"] == {"status": "interrupted", "error": "interrupted by Ctrl-C", "seconds": 3.0,
                                      "saved": "2024-01-02 10:00:00"}
-    results.save_attempt({**FAILED, "saved": "2024-01-03 10:00:00"})
-    (stored,) = results.load_results()
+    store.save_attempt({**FAILED, "saved": "2024-01-03 10:00:00"})
+    (stored,) = store.load_results()
     assert stored["metrics"] == {"test_accuracy": 0.9} and stored["last_attempt"]["error"] == "ValueError: boom"
-    results.save_attempt({**GOOD, "metrics": {"test_accuracy": 0.95}})
-    (stored,) = results.load_results()
+    store.save_attempt({**GOOD, "metrics": {"test_accuracy": 0.95}})
+    (stored,) = store.load_results()
     assert stored["metrics"] == {"test_accuracy": 0.95} and "last_attempt" not in stored
-    results.save_attempt({**FAILED, "notebook": "02_y"})
-    results.save_attempt({**INTERRUPTED, "notebook": "02_y"})
-    assert results.load_results()[1]["error"] == "interrupted by Ctrl-C", "no good record: the latest failure"
+    store.save_attempt({**FAILED, "notebook": "02_y"})
+    store.save_attempt({**INTERRUPTED, "notebook": "02_y"})
+    assert store.load_results()[1]["error"] == "interrupted by Ctrl-C", "no good record: the latest failure"
 
 
 def test_markdown_and_the_results_command_publish_the_good_numbers(build, capsys, monkeypatch, tmp_path):
-    results.save_attempt({**GOOD, "saved": "2024-01-01 10:00:00"})
-    results.save_attempt({**INTERRUPTED, "saved": "2024-01-02 10:00:00"})
-    row = runner.markdown_table(results.load_results()).splitlines()[2]
+    store.save_attempt({**GOOD, "saved": "2024-01-01 10:00:00"})
+    store.save_attempt({**INTERRUPTED, "saved": "2024-01-02 10:00:00"})
+    row = runner.markdown_table(store.load_results()).splitlines()[2]
     assert row == ("| 01_x | smoke | mnist: real | 20 s | test_accuracy 0.9 (a later attempt, 2024-01-02 10:00:00, "
                    "was interrupted: interrupted by Ctrl-C) |")
     readme = tmp_path / "README.md"
@@ -271,12 +268,12 @@ def test_markdown_and_the_results_command_publish_the_good_numbers(build, capsys
 @pytest.mark.parametrize("damage", ["truncated", "garbage", "empty", "not a list"])
 def test_a_damaged_results_file_is_set_aside_and_every_saved_record_recovered(build, damage, capsys):
     for n in range(1, 5):
-        results.save_attempt({**GOOD, "notebook": f"0{n}_x", "saved": f"2024-01-0{n} 10:00:00"})
-    path = results.results_path()
+        store.save_attempt({**GOOD, "notebook": f"0{n}_x", "saved": f"2024-01-0{n} 10:00:00"})
+    path = store.results_path()
     text = path.read_text()
     path.write_text({"truncated": text[: len(text) // 2], "garbage": "\x00\x00{[", "empty": "",
                      "not a list": '{"notebook": 1}'}[damage])
-    entry, message = results.save_attempt({**GOOD, "notebook": "05_x"})
+    entry, message = store.save_attempt({**GOOD, "notebook": "05_x"})
     aside = [p.name for p in path.parent.iterdir() if p.name.startswith("results.json.damaged-")]
     assert len(aside) == 1 and message.startswith(f"{path} ") and aside[0] in message
     stored = json.loads(path.read_text())
@@ -285,17 +282,17 @@ def test_a_damaged_results_file_is_set_aside_and_every_saved_record_recovered(bu
 
 
 def test_results_survive_a_deleted_results_file(build):
-    results.save_attempt(GOOD)
-    results.results_path().unlink()
-    assert [r["metrics"] for r in results.load_results()] == [GOOD["metrics"]]
+    store.save_attempt(GOOD)
+    store.results_path().unlink()
+    assert [r["metrics"] for r in store.load_results()] == [GOOD["metrics"]]
 
 
 RACER = textwrap.dedent("""
     import sys
     sys.path.insert(0, {repo!r})
-    from course import results
+    from course import store
     for i in range({count}):
-        results.save_attempt({{"notebook": "n{{}}-{{}}".format(sys.argv[1], i), "mode": "smoke", "metrics": {{"i": i}},
+        store.save_attempt({{"notebook": "n{{}}-{{}}".format(sys.argv[1], i), "mode": "smoke", "metrics": {{"i": i}},
                               "seconds": 0.0, "data": ""}})
 """)
 
@@ -305,19 +302,19 @@ def test_processes_saving_at_once_keep_every_record(build, tmp_path):
     script.write_text(RACER.format(repo=str(paths.REPO_ROOT), count=25))
     procs = [subprocess.Popen([sys.executable, str(script), str(n)]) for n in range(4)]
     assert [p.wait(timeout=120) for p in procs] == [0, 0, 0, 0]
-    stored = json.loads(results.results_path().read_text())
+    stored = json.loads(store.results_path().read_text())
     assert len(stored) == 100 and len({r["notebook"] for r in stored}) == 100
 
 
 SAME_KEY = textwrap.dedent("""
     import sys
     sys.path.insert(0, {repo!r})
-    from course import results
+    from course import store
     good = sys.argv[1] == "good"
     for i in range(30):
         attempt = {{"notebook": "01_x", "mode": "smoke", "metrics": {{"i": i}} if good else {{}}, "seconds": 0.0,
                    "data": ""}}
-        results.save_attempt(attempt if good else {{**attempt, "status": "failed", "error": "E%d" % i}})
+        store.save_attempt(attempt if good else {{**attempt, "status": "failed", "error": "E%d" % i}})
 """)
 
 
@@ -326,5 +323,5 @@ def test_a_failure_saved_at_the_same_time_as_a_success_never_hides_it(build, tmp
     script.write_text(SAME_KEY.format(repo=str(paths.REPO_ROOT)))
     procs = [subprocess.Popen([sys.executable, str(script), kind]) for kind in ("good", "failed")]
     assert [p.wait(timeout=120) for p in procs] == [0, 0]
-    (stored,) = json.loads(results.results_path().read_text())
+    (stored,) = json.loads(store.results_path().read_text())
     assert stored["metrics"] == {"i": 29}, "the last good record was replaced by an older one"

@@ -12,13 +12,12 @@ Importing `utils` does not import TensorFlow; the functions that need it do.
 
 from course.data import FASHION_CLASSES, load_fashion_mnist, load_mnist, locate
 from course.images import ImageFolderError, make_dataset, scan_image_folder
-from course.params import ParameterError, check_parameters
-from course.paths import in_colab, is_smoke, resolve_environment
-from course.results import record_results
-from course.runs import StorageError, backup_dir, run_dir
+from course.params import ParameterError
+from course.paths import in_colab, resolve_environment
+from course.storage import StorageError
 from course.subsets import split_validation, take, take_per_class
 
-from .env import SEED, set_seed, setup
+from .env import SEED, set_seed, setup, start
 
 resolve_environment()  # relative COURSE_* folders and KERAS_HOME: resolved once, before Keras reads them
 
@@ -41,9 +40,9 @@ def __getattr__(name):  # plots and backbones import matplotlib/keras: load them
 
 
 __all__ = [
-    "FASHION_CLASSES", "SEED", "set_seed", "ImageFolderError", "ParameterError", "StorageError", "backup_dir",
-    "check_parameters", "in_colab", "is_smoke", "load_fashion_mnist", "load_mnist", "locate", "make_dataset",
-    "plot_confusion_matrix", "plot_history", "record_results", "run_dir", "scan_image_folder", "setup",
+    "FASHION_CLASSES", "SEED", "set_seed", "ImageFolderError", "ParameterError", "StorageError",
+    "in_colab", "load_fashion_mnist", "load_mnist", "locate", "make_dataset",
+    "plot_confusion_matrix", "plot_history", "scan_image_folder", "setup", "start",
     "show_images", "split_validation", "take", "take_per_class",
     "BACKBONES", "check_backbone", "choose_backbone", "decode_predictions", "load_backbone", "load_classifier",
 ]  # fmt: skip

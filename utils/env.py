@@ -129,6 +129,24 @@ def _import_tensorflow_quietly() -> None:
                 sys.stderr.write("".join(kept))
 
 
+def start(lesson: str, namespace: dict):
+    """The cell after the parameters cell: `lesson = utils.start("01_mnist_dense", globals())`.
+
+    Checks every parameter above (a value out of range, or a name the lesson does not have, stops here
+    with a message naming it and what it accepts), and returns this run of the lesson, which knows its
+    folders and records its results:
+
+        keras.callbacks.BackupAndRestore(lesson.backup_dir("train"))   # resume an interrupted training
+        lesson.folder("model")                                          # build/runs/<lesson>/<mode>/model
+        lesson.record(test_accuracy=acc)                                # what `python -m course run` reports
+
+    In the course's test runs (`COURSE_SMOKE=1`) it also replaces the sizes with tiny ones, and says so.
+    """
+    from course import record
+
+    return record.start(lesson, namespace)
+
+
 def setup(seed: int = SEED) -> None:
     """The first call of every notebook: quiet logs, seeds, plotting defaults, and a banner.
 
@@ -153,7 +171,7 @@ def setup(seed: int = SEED) -> None:
         warnings.filterwarnings("ignore", message="Even though the `tf.config.experimental_run_functions_eagerly`")
     mpl.rcParams.update({"figure.dpi": 100, "axes.grid": False, "image.cmap": "gray"})
 
-    from course import data
+    from course import record
 
     where = "Colab" if in_colab() else "local"
     lines = [
@@ -162,6 +180,6 @@ def setup(seed: int = SEED) -> None:
         f"Mode: {mode().upper()}"
         + (" (tiny subsets, 1-2 epochs: numbers are not meaningful)" if is_smoke() else "")
         + (" | offline" if is_offline() else ""),
-        f"Data: {data.describe_sources()}",
+        f"Data: {record.current().describe_sources()}",
     ]
     print("\n".join(lines))

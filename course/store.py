@@ -1,7 +1,7 @@
-"""Headline numbers: what a notebook records, and the results store the runner keeps.
+"""The results store: what `python -m course run` keeps of every lesson's runs, in `build/results.json`.
 
-`record_results("01_mnist_dense", test_accuracy=0.981)` writes `build/metrics/01_mnist_dense.json`;
-`python -m course run` collects those into `build/results.json` and its summary table.
+A lesson's `run.record(test_accuracy=0.981)` writes `build/metrics/<lesson>.json` (`course.record`); the
+runner collects those into this store and its summary table.
 
 The store keeps, per notebook and mode (smoke, full), the **last good record**. A failed or interrupted
 attempt is recorded beside it as `last_attempt`, never over it; a notebook that has never succeeded keeps
@@ -20,34 +20,7 @@ import shutil
 import time
 from pathlib import Path
 
-from . import data, paths, runs
-
-
-def metrics_dir() -> Path:
-    """Where `record_results` writes: `COURSE_RESULTS_DIR` (the runner sets one per attempt), else build/metrics."""
-    return paths.env_folder("COURSE_RESULTS_DIR") or paths.build_dir() / "metrics"
-
-
-def metrics_path(notebook: str) -> Path:
-    return metrics_dir() / f"{notebook}.json"
-
-
-def record_results(notebook: str, **metrics: float) -> dict:
-    """Save this run's headline metrics (numbers) with the mode and data sources; print them."""
-    clean = {}
-    for key, value in metrics.items():
-        try:
-            clean[key] = round(float(value), 4)
-        except (TypeError, ValueError):
-            raise TypeError(f"metric {key!r} must be a number, got {value!r}") from None
-    record = {"notebook": notebook, "mode": paths.mode(), "data": data.describe_sources(), "metrics": clean}
-    runs.write_atomic(metrics_path(notebook), json.dumps(record, indent=2))
-    width = max(map(len, clean), default=0)
-    print(f"Recorded for {notebook} ({record['mode']} mode):")
-    for key, value in clean.items():
-        print(f"  {key:<{width}}  {value:g}")
-    return record
-
+from . import paths, storage
 
 # --- the results store -----------------------------------------------------------------------------------
 
@@ -159,36 +132,36 @@ def _set_aside_damaged(store: Store) -> str:
         shutil.copyfile(path, aside)
     except OSError as err:
         aside.unlink(missing_ok=True)
-        raise runs.storage_error(path.parent, err) from None
+        raise storage.storage_error(path.parent, err) from None
     return (f"{path} {store.damage}: kept it as {aside.name} and rebuilt {path.name} from the "
             f"{len(store.entries)} records that could be recovered (from it and {entries_dir()}).")
 
 
 def repair() -> str | None:
     """Set a damaged results.json aside and write the recovered one; the message, or None if it was sound."""
-    with runs.lock(_lock_path()):
+    with storage.lock(_lock_path()):
         store = read_store()
         if not store.damage:
             return None
         message = _set_aside_damaged(store)
-        runs.write_atomic(results_path(), json.dumps(store.records(), indent=2) + "\n")
+        storage.write_atomic(results_path(), json.dumps(store.records(), indent=2) + "\n")
         return message
 
 
 def save_attempt(attempt: dict) -> tuple[dict, str | None]:
     """Add one run of one notebook to the store; returns the stored entry and a repair message (or None).
 
-    Raises `runs.StorageError` (with the folder and the fix) when the build folder cannot be written; the
+    Raises `storage.StorageError` (with the folder and the fix) when the build folder cannot be written; the
     files already there are then unchanged.
     """
     attempt = {**attempt, "saved": attempt.get("saved") or now()}
-    with runs.lock(_lock_path()):
+    with storage.lock(_lock_path()):
         store = read_store()
         message = _set_aside_damaged(store) if store.damage else None
         key = (attempt["notebook"], attempt["mode"])
         entry = merge(store.entries.get(key), attempt)
         store.entries[key] = entry
         text = json.dumps(entry, indent=2) + "\n"
-        runs.write_atomic(entries_dir() / f"{attempt['notebook']}.{attempt['mode']}.json", text)
-        runs.write_atomic(results_path(), json.dumps(store.records(), indent=2) + "\n")
+        storage.write_atomic(entries_dir() / f"{attempt['notebook']}.{attempt['mode']}.json", text)
+        storage.write_atomic(results_path(), json.dumps(store.records(), indent=2) + "\n")
     return entry, message
