@@ -16,7 +16,6 @@ import time
 from pathlib import Path
 
 from . import paths, storage
-from .record import Run
 
 #: Backups nobody is using are deleted after this many days, and beyond the newest KEEP_BACKUPS per notebook.
 STALE_DAYS = 14
@@ -28,8 +27,11 @@ KEEP_DAMAGED = 3
 _WEIGHTS, _META = "latest.weights.h5", "training_metadata.json"  # what BackupAndRestore writes (Keras 3)
 
 
-def backup_settings(run: Run, phase: str, extra: dict) -> dict:
-    """Everything a backup must match to be resumed: the lesson, phase, mode, parameters, `extra`, data."""
+def backup_settings(run, phase: str, extra: dict) -> dict:
+    """Everything a backup must match to be resumed: the lesson, phase, mode, parameters, `extra`, data.
+
+    `run` is this run's record (`course.record.Run`, passed in rather than imported: it imports this module).
+    """
     return {"notebook": run.notebook, "phase": phase, "mode": run.mode, "parameters": run.parameters,
             "extra": extra, "data": run.describe_sources()}
 
@@ -135,7 +137,7 @@ def clean_stale_backups(root: Path, now: float | None = None) -> list[Path]:
     return removed
 
 
-def backup_dir(run: Run, phase: str, **extra) -> str:
+def backup_dir(run, phase: str, **extra) -> str:
     """The folder for `keras.callbacks.BackupAndRestore(...)`: one per run setting, never shared, checked.
 
         backup = keras.callbacks.BackupAndRestore(run.backup_dir("head"))
