@@ -8,6 +8,7 @@ import tempfile
 
 os.environ["COURSE_SMOKE"] = "1"
 os.environ["COURSE_OFFLINE"] = "1"
+os.environ["COURSE_RUN_SOLUTIONS"] = "1"  # the lessons' solutions run too (Jupyter's "Run all" stops before them)
 os.environ.setdefault("COURSE_BUILD_DIR", tempfile.mkdtemp(prefix="course-test-build-"))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("MPLBACKEND", "Agg")

@@ -13,6 +13,8 @@ def main(argv: list[str] | None = None) -> int:
     run = sub.add_parser("run", help="execute notebooks headless (smoke mode unless --full) and tabulate results")
     run.add_argument("notebooks", nargs="*", help="names or numbers, e.g. 01 or mnist_dense (default: all)")
     run.add_argument("--full", action="store_true", help="full-size data and training instead of smoke mode")
+    run.add_argument("--solutions", action="store_true",
+                     help="run the lessons' solutions in full mode too (smoke mode always runs them)")
     run.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
                      help="override a notebook parameter, e.g. -p EPOCHS=5 (repeatable)")
 
@@ -51,7 +53,8 @@ def main(argv: list[str] | None = None) -> int:
         from .runner import parse_parameters
         from .runner import run as run_notebooks
 
-        return run_notebooks(args.notebooks, parse_parameters(args.param), args.full)
+        return run_notebooks(args.notebooks, parse_parameters(args.param), args.full,
+                             True if args.solutions else None)
     if args.command == "results":
         from .runner import results_command
 

@@ -216,6 +216,21 @@ def choose_backbone(preferred: str, *, include_top: bool = False) -> str:
     )
 
 
+def imagenet_weights(name: str, include_top: bool = False) -> str | None:
+    """The `weights=` argument for `keras.applications` network `name`: the path of its ImageNet weights file.
+
+    Found in the mirror, Keras' cache or by a download, checked, and recorded with where it came from.
+    In smoke mode with no weights anywhere it is None (random weights), announced; in full mode that stops
+    with `DataUnavailableError` naming the fix. Loading by path also lets MobileNet's 224-pixel file serve
+    every image size.
+    """
+    weights, where = find_weights(name, include_top)
+    record.current().note_source(f"imagenet:{name}" + (":top" if include_top else ""), where)
+    if weights is None:
+        _announce_random(f"{name} classifier" if include_top else name, where)
+    return weights
+
+
 def load_backbone(name: str, image_size: int | None = None, *, pooling: str | None = "avg"):
     """A headless ImageNet backbone and its `preprocess_input`.
 

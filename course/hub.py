@@ -109,6 +109,16 @@ def pick_model(name: str, image_size: int | None = None) -> tuple[HubModel, int]
     )
 
 
+def hub_model(name: str, image_size: int | None = None) -> tuple[str, int]:
+    """`(handle, image_size)` for catalogue model `name`: what `tensorflow_hub.load` gets, and the size to feed.
+
+    The handle is the tfhub.dev address, or, offline, the folder of a local hub-format export of the
+    mirror's MobileNet (`pick_model` says which, in one line, and records it).
+    """
+    model, size = pick_model(name, image_size)
+    return resolve_handle(model), size
+
+
 def resolve_handle(model: HubModel) -> str:
     """What `tensorflow_hub.load` gets: the tfhub.dev URL, or the path of the local export."""
     if model.is_remote:

@@ -21,7 +21,7 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"", "0", "false", "no", "off"}
 
 
-def _flag(name: str) -> bool:
+def flag(name: str) -> bool:
     """An on/off environment variable; anything else is refused, naming the variable and what it takes."""
     value = os.environ.get(name, "").strip().lower()
     if value in _TRUE:
@@ -34,7 +34,7 @@ def _flag(name: str) -> bool:
 
 def is_smoke() -> bool:
     """True when `COURSE_SMOKE=1`: tiny subsets and one or two epochs (tests and `python -m course run`)."""
-    return _flag("COURSE_SMOKE")
+    return flag("COURSE_SMOKE")
 
 
 def is_offline() -> bool:
@@ -43,7 +43,7 @@ def is_offline() -> bool:
     Learners never need it: without network a download fails within seconds and the course falls back
     (mirror, cache, another network, a stand-in) by what it can actually find.
     """
-    return _flag("COURSE_OFFLINE")
+    return flag("COURSE_OFFLINE")
 
 
 def in_colab() -> bool:
@@ -110,6 +110,19 @@ def mirror_dir() -> Path | None:
 def mirror_label(rel: str | Path) -> str:
     """How results name a path inside the mirror: relative to `$COURSE_DATA_DIR`, never this machine's path."""
     return f"$COURSE_DATA_DIR/{Path(rel).as_posix()}"
+
+
+def label(path) -> str:
+    """How records name a path: relative to the mirror or the cache when it is inside one (the same on every
+    machine), else as it is."""
+    path = Path(os.path.abspath(path))
+    for variable, folder in (("COURSE_DATA_DIR", mirror_dir()), ("COURSE_CACHE_DIR", cache_dir())):
+        if folder is not None:
+            try:
+                return f"${variable}/{path.relative_to(os.path.abspath(folder)).as_posix()}"
+            except ValueError:
+                pass
+    return str(path)
 
 
 def keras_home() -> Path:

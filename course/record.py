@@ -30,6 +30,7 @@ class Run:
     """What this execution of a lesson has checked, used and claimed so far."""
 
     notebook: str = ""  # "04_hotdog_fine_tuning", once `start` names it
+    seed: int = 42  # the seed `utils.setup()` gave Python, NumPy and TensorFlow; splits and shuffles use it too
     parameters: dict = field(default_factory=dict)  # the values `start` checked
     sources: dict[str, str] = field(default_factory=dict)  # dataset or weights -> where it came from
     unreachable: dict[str, tuple[float, str]] = field(default_factory=dict)  # host -> (when, why)
@@ -111,6 +112,17 @@ class Run:
 
         return backups.backup_dir(self, phase, **extra)
 
+    # --- the end of the lesson ---
+
+    def stop_run_all(self) -> None:
+        """End Jupyter's and Colab's "Run all" here, before the solutions: a learner runs those one cell at a time.
+
+        The course's own runs go on (`COURSE_RUN_SOLUTIONS=1`: `pytest`, and `python -m course run` in smoke
+        mode or with `--solutions`), so every solution is still executed and checked.
+        """
+        if not paths.flag("COURSE_RUN_SOLUTIONS"):
+            raise StopRunAll()
+
     # --- results ---
 
     def record(self, **metrics: float) -> dict:
@@ -133,6 +145,19 @@ class Run:
         for key, value in clean.items():
             print(f"  {key:<{width}}  {value:g}")
         return record
+
+
+class StopRunAll(Exception):
+    """Raised by `Run.stop_run_all` to end "Run all"; IPython shows only its message, not a traceback."""
+
+    MESSAGE = ("The lesson ends here: \"Run all\" stops before the solutions. To see a solution, run its cells one at "
+               "a time (Shift+Enter).")
+
+    def __init__(self):
+        super().__init__(self.MESSAGE)
+
+    def _render_traceback_(self):  # what IPython prints instead of a traceback
+        return [self.MESSAGE]
 
 
 def metrics_dir() -> Path:
@@ -178,7 +203,7 @@ def start(notebook: str, namespace: dict) -> Run:
         raise ValueError(f"utils.start needs the lesson's name, like '01_mnist_dense'; got {notebook!r}.")
     checked = params.check_lesson(notebook, namespace)
     global _current
-    _current = Run(notebook=notebook, parameters=checked, sources=dict(_current.sources),
+    _current = Run(notebook=notebook, parameters=checked, seed=_current.seed, sources=dict(_current.sources),
                    unreachable=dict(_current.unreachable), warned=set(_current.warned),
                    roots=dict(_current.roots) if _current.notebook == notebook else {},
                    backups=dict(_current.backups) if _current.notebook == notebook else {})

@@ -217,15 +217,17 @@ class _Signals:
 
 
 @contextmanager
-def _kernel_environment(full: bool, build: Path, attempt_dir: Path, given=()):
+def _kernel_environment(full: bool, build: Path, attempt_dir: Path, given=(), solutions: bool | None = None):
     """The kernel's environment: the mode, absolute course folders, and this attempt's own metrics folder.
 
     Absolute, because the kernel runs in `notebooks/`: a relative COURSE_BUILD_DIR would land there.
     The metrics folder is this attempt's own, so two runners of one notebook never read each other's numbers.
-    `given`: the `-p` names, which a smoke run keeps as given instead of shrinking them.
+    `given`: the `-p` names, which a smoke run keeps as given instead of shrinking them. `solutions`: run the
+    lessons' solutions too (default: in smoke mode, which checks them, not in full mode, which measures the lesson).
     """
     changes = {"COURSE_SMOKE": "0" if full else "1", "COURSE_BUILD_DIR": str(build),
-               "COURSE_RESULTS_DIR": str(attempt_dir), GIVEN: ",".join(given)}
+               "COURSE_RESULTS_DIR": str(attempt_dir), GIVEN: ",".join(given),
+               "COURSE_RUN_SOLUTIONS": "1" if (not full if solutions is None else solutions) else "0"}
     for name in ("COURSE_DATA_DIR", "COURSE_CACHE_DIR", "KERAS_HOME"):
         if os.environ.get(name):
             changes[name] = os.path.abspath(os.path.expanduser(os.environ[name]))
@@ -366,7 +368,7 @@ def _publish_metrics(attempt_file: Path | None, published: Path) -> None:
         pass  # a full or read-only disk: the attempt's record is reported and saved all the same
 
 
-def execute(path: Path, params: dict, full: bool) -> dict:
+def execute(path: Path, params: dict, full: bool, solutions: bool | None = None) -> dict:
     """Run one notebook; return this attempt's record.
 
     A failure of any kind (an error in a cell, a dead kernel, a full disk, Ctrl-C or SIGTERM) is returned
@@ -390,7 +392,7 @@ def execute(path: Path, params: dict, full: bool) -> dict:
         shutil.rmtree(attempt_dir, ignore_errors=True)
         storage.make_dir(attempt_dir)
         storage.make_dir(log.parent)
-        with open(log, "a") as log_file, _kernel_environment(full, build, attempt_dir, tuple(params)), _quiet_papermill():
+        with open(log, "a") as log_file, _kernel_environment(full, build, attempt_dir, tuple(params), solutions), _quiet_papermill():
             log_file.write(f"\n=== {path.stem} ({mode}) {time.strftime('%Y-%m-%d %H:%M:%S')}, runner pid "
                            f"{os.getpid()}\n")
             log_file.flush()
@@ -400,7 +402,9 @@ def execute(path: Path, params: dict, full: bool) -> dict:
                 kernel_manager_class=_kernel_manager(log_file),
             )
     except (Exception, Interrupted) as err:
-        status, error = _attempt_error(err, partial, build, log)
+        if not (isinstance(err, papermill.PapermillExecutionError) and err.ename == "StopRunAll"):
+            status, error = _attempt_error(err, partial, build, log)
+        # else: the lesson ran to its end; `lesson.stop_run_all()` kept the solutions out of this full run
     finally:
         record["seconds"] = round(time.perf_counter() - start, 1)
         _keep_executed_copy(partial, out)
@@ -541,7 +545,7 @@ def _check_build_dir(build: Path) -> str | None:
     return None
 
 
-def run(names: list[str], params: dict, full: bool) -> int:
+def run(names: list[str], params: dict, full: bool, solutions: bool | None = None) -> int:
     """Run notebooks one after another, saving each one's result as soon as it finishes.
 
     Exit status: 0 all succeeded; 1 a notebook failed or a result could not be saved; 2 nothing could run
@@ -567,7 +571,7 @@ def run(names: list[str], params: dict, full: bool) -> int:
                 print(f"[{i}/{len(chosen)}] {path.stem} ({mode} mode) ...", flush=True)
                 record = None
                 try:
-                    record = execute(path, params, full)
+                    record = execute(path, params, full, solutions)
                 except Interrupted as stop:  # arrived while execute was cleaning up
                     record = {"notebook": path.stem, "mode": mode, "data": "", "metrics": {}, "seconds": 0.0,
                               "status": "interrupted", "error": stop.reason, "saved": store.now(),

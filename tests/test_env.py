@@ -82,7 +82,7 @@ def test_tensorflows_start_up_log_lines_are_held_back_and_any_other_line_is_show
                     " b'E0000 cuda_platform.cc] failed call to cuInit: UNKNOWN ERROR (303)\\n'"
                     " b'something a learner must see\\n')\n")
     code = f"import sys; sys.path[:0] = [{str(tmp_path)!r}, {str(paths.REPO_ROOT)!r}]; from utils import env; " \
-           "env._import_tensorflow_quietly()"
+           "exec('with env._native_logs_held_back():\\n    import tensorflow')"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert "something a learner must see" in proc.stderr
@@ -98,3 +98,14 @@ def test_setup_prints_no_tensorflow_log_lines():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=clean)
     assert proc.returncode == 0, proc.stderr
     assert not [line for line in proc.stderr.splitlines() if line.startswith(("I0000", "E0000", "W0000"))], proc.stderr
+
+
+def test_importing_utils_imports_no_tensorflow():
+    """The setup cell holds TensorFlow's start-up lines back only if `utils.setup()` is what imports it."""
+    import subprocess
+    import sys
+
+    code = (f"import sys; sys.path.insert(0, {str(paths.REPO_ROOT)!r}); import utils; "
+            "print(sorted(m for m in ('tensorflow', 'keras', 'matplotlib') if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and proc.stdout.strip() == "[]", proc.stdout + proc.stderr

@@ -242,3 +242,29 @@ def test_the_kernels_own_messages_go_to_its_log_not_the_terminal(notebook_dir, c
     assert "low-level kernel message" not in captured.out + captured.err
     log = (paths.build_dir() / "logs" / "04_noisy.smoke.log").read_text()
     assert "=== 04_noisy (smoke)" in log and "low-level kernel message" in log
+
+
+def test_run_all_stops_before_the_solutions_in_jupyter_but_not_in_the_courses_runs(notebook_dir, monkeypatch):
+    body = ('record.Run(notebook="05_guarded").record(n=1)\n'
+            'record.Run(notebook="05_guarded").stop_run_all()\n'
+            '(paths.build_dir() / "solutions-ran").write_text("yes")')
+    _notebook(notebook_dir / "05_guarded.ipynb", body)
+    assert runner.run(["05"], {}, full=False) == 0, "smoke runs check the solutions"
+    assert (paths.build_dir() / "solutions-ran").exists()
+    (paths.build_dir() / "solutions-ran").unlink()
+    assert runner.run(["05"], {}, full=True) == 0, "a full run measures the lesson and stops before the solutions"
+    assert not (paths.build_dir() / "solutions-ran").exists()
+    assert runner.run(["05"], {}, full=True, solutions=True) == 0
+    assert (paths.build_dir() / "solutions-ran").exists()
+
+
+def test_the_guard_shows_one_line_in_ipython_not_a_traceback(monkeypatch):
+    from course import record
+
+    monkeypatch.setenv("COURSE_RUN_SOLUTIONS", "0")
+    with pytest.raises(record.StopRunAll) as stop:
+        record.Run(notebook="01_x").stop_run_all()
+    assert stop.value._render_traceback_() == [record.StopRunAll.MESSAGE]
+    assert "Run all" in record.StopRunAll.MESSAGE and "Shift+Enter" in record.StopRunAll.MESSAGE
+    monkeypatch.setenv("COURSE_RUN_SOLUTIONS", "1")
+    record.Run(notebook="01_x").stop_run_all()  # the course's own runs go on

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import platform
 import sys
+from contextlib import contextmanager
 
 from course.paths import in_colab, is_offline, is_smoke, mode
 
@@ -86,7 +87,9 @@ def use_fast_gpu_settings() -> bool:
 def _precision_line(mixed: bool, gpu: bool) -> str:
     """The banner's precision part: which policy, and why (automatic, or forced by COURSE_PRECISION)."""
     forced, why = precision_choice()
-    xla = "XLA on" if gpu else "no XLA"
+    # compile(jit_compile="auto") uses XLA on a GPU, except for models it cannot compile (random augmentation
+    # layers: RandomRotation, RandomZoom, RandomTranslation, RandomCrop), so the banner does not promise it
+    xla = "XLA where Keras can compile the model" if gpu else "no XLA"
     if not forced:
         if mixed:
             return f"mixed precision + {xla} (automatic on a GPU; COURSE_PRECISION=float32 turns mixed precision off)"
@@ -104,13 +107,14 @@ _IMPORT_NOISE = ("oneDNN custom operations are on", "Could not find cuda drivers
                  "To enable the following instructions", "WARNING: All log messages before absl::InitializeLog")
 
 
-def _import_tensorflow_quietly() -> None:
-    """`import tensorflow` with its known start-up log lines held back; every other line is shown.
+@contextmanager
+def _native_logs_held_back():
+    """Hold back TensorFlow's known start-up log lines (`_IMPORT_NOISE`) for a `with` block; show every other line.
 
     The lines come from C++ straight to file descriptor 2, so they are caught there, not in `sys.stderr`.
+    Both `import tensorflow` and the first look at the devices (the CUDA probe: "failed call to cuInit" on
+    a machine without a GPU) print them.
     """
-    if "tensorflow" in sys.modules:
-        return
     import tempfile
 
     sys.stderr.flush()
@@ -118,7 +122,7 @@ def _import_tensorflow_quietly() -> None:
     with tempfile.TemporaryFile() as caught:
         os.dup2(caught.fileno(), 2)
         try:
-            import tensorflow  # noqa: F401
+            yield
         finally:
             os.dup2(saved, 2)
             os.close(saved)
@@ -154,13 +158,18 @@ def setup(seed: int = SEED) -> None:
     so a screenshot of it answers most "it does not work for me" questions.
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # C++ log lines; real failures still raise in Python
-    _import_tensorflow_quietly()
+    with _native_logs_held_back():
+        import tensorflow as tf
+
+        tf.config.list_physical_devices("GPU")  # the CUDA probe logs once, here
     import keras
     import matplotlib as mpl
-    import tensorflow as tf
+
+    from course import record
 
     precision_choice()  # a wrong COURSE_PRECISION stops here, before anything slow
     set_seed(seed)
+    record.current().seed = seed
     mixed = use_fast_gpu_settings()
     if is_smoke():
         # A smoke run takes one or two steps per fit: tracing a graph costs more than it saves (a MobileNet
@@ -170,8 +179,6 @@ def setup(seed: int = SEED) -> None:
         tf.config.run_functions_eagerly(True)
         warnings.filterwarnings("ignore", message="Even though the `tf.config.experimental_run_functions_eagerly`")
     mpl.rcParams.update({"figure.dpi": 100, "axes.grid": False, "image.cmap": "gray"})
-
-    from course import record
 
     where = "Colab" if in_colab() else "local"
     lines = [
