@@ -7,6 +7,16 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The command line; Ctrl-C anywhere is one line and exit status 130, never a traceback."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        print("\nStopped (Ctrl-C). Nothing half-written was kept: a partial download or site build is removed "
+              "by the next run, and what finished before is unchanged.", file=sys.stderr)
+        return 130
+
+
+def _main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m course", description="Run the course and manage its data.")
     sub = parser.add_subparsers(dest="command", required=True)
 

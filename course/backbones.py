@@ -100,7 +100,7 @@ def search(wanted: WeightsFile, *, download: bool = True) -> tuple[Path | None, 
     if cached.is_file():
         problem = check_weights_file(cached, wanted.md5)
         if problem is None:
-            return cached, f"cache {cached}"
+            return cached, f"cache {paths.label(cached)}"
         aside = storage.set_aside(cached)
         problems.append(f"Keras' cached copy was damaged ({problem}) and was set aside")
         again = "downloading it again" if download and not paths.is_offline() else "not downloaded again here"
@@ -115,7 +115,7 @@ def search(wanted: WeightsFile, *, download: bool = True) -> tuple[Path | None, 
     except downloads.DOWNLOAD_ERRORS as err:
         problems.append(f"the download failed ({err})")
         return None, "; ".join(problems)
-    return path, f"downloaded to {path}"
+    return path, f"downloaded to {paths.label(path)}"
 
 
 def _fetch(wanted: WeightsFile, dest: Path) -> Path:

@@ -59,6 +59,8 @@ class Dataset:
     aliases: tuple[str, ...] = ()
     notes: str = ""
     standin: str = ""
+    classes: tuple[str, ...] = ()  # class folders (relative) a copy must hold: any missing makes it partial
+    images: int = 0  # how many images the complete upstream download holds
 
 
 _MNIST = "https://storage.googleapis.com/cvdf-datasets/mnist/"
@@ -124,6 +126,8 @@ DATASETS: dict[str, Dataset] = {
             ),
             required=("daisy",),
             archive_root="flower_photos",
+            classes=("daisy", "dandelion", "roses", "sunflowers", "tulips"),
+            images=3670,
             standin="scikit-learn digits 0-4 saved as JPEGs under the five flower class names",
         ),
         Dataset(
@@ -141,6 +145,8 @@ DATASETS: dict[str, Dataset] = {
             ),
             required=("train", "test"),
             archive_root="hotdog",
+            classes=("train/hotdog", "train/not-hotdog", "test/hotdog", "test/not-hotdog"),
+            images=2800,
             standin="scikit-learn digits 0 and 1 saved as JPEGs under hotdog/ and not-hotdog/",
         ),
         Dataset(
@@ -168,8 +174,68 @@ DATASETS: dict[str, Dataset] = {
 }
 
 
+def idx_file(root: Path, name: str) -> Path | None:
+    """`root/<name>` (an IDX `.gz` file of MNIST's layout) or the same file unzipped or renamed; None if absent."""
+    stem = name.removesuffix(".gz")
+    for candidate in (name, stem, stem.replace("-idx", ".idx", 1)):
+        if (root / candidate).exists():  # a folder in a file's place is read, and named as damaged
+            return root / candidate
+    return None
+
+
+def missing(root: Path, ds: Dataset) -> list[str]:
+    """What a copy of `ds` at `root` lacks, judged by its content: required files, class folders holding
+    photos, and for the Grocery Store Dataset every photo its split files list. [] when it is whole."""
+    if not root.is_dir():
+        return [f"{root.name}/"]
+    if ds.required and all(r.endswith(".gz") for r in ds.required):
+        return [r for r in ds.required if idx_file(root, r) is None]
+    lacking = [r for r in ds.required if not (root / r).exists()]
+    for folder in ds.classes:
+        if not (root / folder).is_dir() or not any(p.is_file() for p in (root / folder).iterdir()):
+            lacking.append(f"{folder}/")
+    if ds.name == "grocery" and not lacking:
+        lacking += _missing_grocery_files(root / "dataset")
+    return lacking
+
+
+def _idx_count(path: Path) -> int:
+    """The number of items an IDX file's header announces (gzipped or not), without reading the data."""
+    with open(path, "rb") as f:
+        head = f.read(2)
+    opener = gzip.open if head == b"\x1f\x8b" else open
+    with opener(path, "rb") as f:
+        header = f.read(8)
+    return int.from_bytes(header[4:8], "big")
+
+
+def inventory(root: Path, ds: Dataset) -> str:
+    """What a copy holds, counted from its files: "60,000 train / 10,000 test", "500 photos in 5 classes (of
+    3,670 upstream)". Never a figure from the dataset's description."""
+    try:
+        if all(r.endswith(".gz") for r in ds.required):
+            train, test = (_idx_count(idx_file(root, f)) for f in (_IDX[0], _IDX[2]))
+            return f"{train:,} train / {test:,} test"
+        if ds.name == "grocery":
+            counts = [sum(1 for line in (root / "dataset" / f"{s}.txt").read_text(encoding="utf-8-sig").splitlines()
+                          if line.strip()) for s in ("train", "val", "test")]
+            return " / ".join(f"{n:,}" for n in counts) + " train / val / test photos"
+        photos = sum(1 for folder in ds.classes for p in (root / folder).iterdir() if p.is_file())
+        upstream = f", of {ds.images:,} upstream" if ds.images and photos < ds.images else ""
+        return f"{photos:,} photos in {len(ds.classes)} class folders{upstream}"
+    except (OSError, TypeError, ValueError, UnicodeDecodeError) as err:
+        return f"cannot be counted ({err})"
+
+
 def _is_complete(root: Path, ds: Dataset) -> bool:
-    return root.is_dir() and all((root / r).exists() for r in ds.required)
+    return root.is_dir() and not missing(root, ds)
+
+
+def _partial(root: Path, ds: Dataset) -> list[str]:
+    """What a folder that has the dataset's layout but not all of it lacks ([] when it is not the dataset at all)."""
+    if not root.is_dir() or not any(root.iterdir()):
+        return []
+    return missing(root, ds)
 
 
 def locate(name: str, *, allow_standin: bool = True) -> Path:
@@ -178,19 +244,28 @@ def locate(name: str, *, allow_standin: bool = True) -> Path:
         raise KeyError(f"Unknown dataset {name!r}. Known: {', '.join(DATASETS)}.")
     ds = DATASETS[name]
     mirror = paths.mirror_dir()
+    partial = {}
     if mirror is not None:
         for rel in (ds.folder, *ds.aliases):
             if _is_complete(mirror / rel, ds):
-                record.current().note_source(name, f"real, mirror {paths.mirror_label(rel)}")
+                counts = f" ({inventory(mirror / rel, ds)})" if ds.classes else ""
+                record.current().note_source(name, f"real, mirror {paths.mirror_label(rel)}{counts}")
                 return mirror / rel
+            if _partial(mirror / rel, ds):
+                partial[paths.mirror_label(rel)] = _partial(mirror / rel, ds)
+    if partial:
+        where, lacking = next(iter(partial.items()))
+        listed = ", ".join(lacking[:5]) + (f" and {len(lacking) - 5} more" if len(lacking) > 5 else "")
+        print(f"! The mirror's copy of {name} at {where} is incomplete (it lacks {listed}): it is not used. Copy "
+              f"the missing parts again from where the mirror came from, or remove the folder.")
     cached = paths.cache_dir() / ds.folder
     if _is_complete(cached, ds):
-        record.current().note_source(name, f"real, cache {cached}")
+        record.current().note_source(name, f"real, cache {paths.label(cached)}")
         return cached
     if not paths.is_offline():
         try:
             path = download(name)
-            record.current().note_source(name, f"real, downloaded to {path}")
+            record.current().note_source(name, f"real, downloaded to {paths.label(path)}")
             return path
         except DOWNLOAD_ERRORS as err:
             failure = f"the download failed ({err})"
@@ -202,9 +277,11 @@ def locate(name: str, *, allow_standin: bool = True) -> Path:
             _announce_standin(ds, failure)
         record.current().note_source(name, f"STAND-IN ({ds.standin})")
         return path
+    in_mirror = (f"the mirror's copy at {where} is incomplete (it lacks {listed})" if partial
+                 else f"it is not in the mirror (COURSE_DATA_DIR={mirror or 'not set'})")
     raise DataUnavailableError(
-        f"The dataset {name!r} ({ds.title}) is not available: it is not in the mirror "
-        f"(COURSE_DATA_DIR={mirror or 'not set'}) nor in the cache ({cached}), and {failure}.\n"
+        f"The dataset {name!r} ({ds.title}) is not available: {in_mirror} nor in the cache "
+        f"({paths.label(cached)}), and {failure}.\n"
         f"Fix: run `python -m course download {name}` on a machine with internet, or set COURSE_DATA_DIR "
         f"to a folder that holds {ds.folder}/. {HELP}"
     )
@@ -265,15 +342,26 @@ def download(name: str, root: Path | None = None) -> Path:
     return target
 
 
+def _missing_grocery_files(root: Path) -> list[str]:
+    """The photos the Grocery Store Dataset's split files list that are not there (a split file that cannot
+    be read is left to the dataset's reader, which names what is wrong with it)."""
+    lacking = []
+    for split in ("train", "val", "test"):
+        try:
+            lines = (root / f"{split}.txt").read_text(encoding="utf-8-sig").splitlines()
+        except (OSError, UnicodeDecodeError):
+            continue
+        for line in lines:
+            rel = line.split(",")[0].strip()
+            if rel and ".." not in rel and not rel.startswith("/") and not (root / rel).exists():
+                lacking.append(f"dataset/{rel}")
+    return lacking
+
+
 def _check_grocery_files(root: Path) -> None:
-    missing = [
-        line.split(",")[0]
-        for split in ("train", "val", "test")
-        for line in (root / f"{split}.txt").read_text().splitlines()
-        if line.strip() and not (root / line.split(",")[0]).exists()
-    ]
-    if missing:
-        raise ChecksumError(f"Grocery Store Dataset incomplete: {len(missing)} listed files missing, e.g. {missing[0]}")
+    lacking = _missing_grocery_files(root)
+    if lacking:
+        raise ChecksumError(f"Grocery Store Dataset incomplete: {len(lacking)} listed files missing, e.g. {lacking[0]}")
 
 
 # --- array datasets ----------------------------------------------------------------------------
@@ -355,7 +443,7 @@ def _load_idx_dataset(name: str):
     if record.current().sources[name].startswith("STAND-IN"):
         return standins.digits_as_mnist()
     try:
-        x_train, y_train, x_test, y_test = (read_idx(root / f, kind) for f, kind in
+        x_train, y_train, x_test, y_test = (read_idx(idx_file(root, f), kind) for f, kind in
                                             zip(_IDX, ("images", "labels", "images", "labels")))
         for x, y, split in ((x_train, y_train, "train"), (x_test, y_test, "test")):
             if len(x) != len(y):

@@ -32,6 +32,10 @@ class DownloadInterruptedError(ConnectionError):
     """The server closed the connection before the whole file arrived; nothing of it was kept."""
 
 
+class LoginPageError(ChecksumError):
+    """A web page arrived where a data file was expected: a Wi-Fi login page, a proxy or a firewall answered."""
+
+
 class UnsafeArchiveError(RuntimeError):
     """An archive holds an entry that would land outside the target folder, or a link."""
 
@@ -134,8 +138,17 @@ def _transfer(url: str, part: Path) -> None:
         raise
     with response, open(part, "wb") as out:
         announced = response.headers.get("Content-Length", "")
+        kind = response.headers.get("Content-Type", "")
         expected = f" of {int(announced):,}" if announced.isdigit() else ""
         try:
+            first = response.read(512)
+            if _looks_like_a_web_page(first, kind, url):
+                raise LoginPageError(
+                    f"{url} answered with a web page instead of the file ({kind or 'HTML'}): the network you are on "
+                    f"shows a login or terms page (hotel or campus Wi-Fi), or a proxy or firewall blocks the "
+                    f"download. Open any web page in a browser, log in or accept the terms, then run the command "
+                    f"again.")
+            out.write(first)
             shutil.copyfileobj(response, out, 1 << 20)
         except (ConnectionError, TimeoutError, http.client.IncompleteRead) as err:
             raise DownloadInterruptedError(
@@ -148,6 +161,37 @@ def _transfer(url: str, part: Path) -> None:
             f"The download of {url} was interrupted: {received:,}{expected} bytes arrived before the "
             f"server closed the connection. Nothing was kept; run the command again."
         )
+
+
+def _looks_like_a_web_page(first: bytes, content_type: str, url: str) -> bool:
+    if url.lower().split("?")[0].endswith((".html", ".htm", ".json", ".txt")):
+        return False
+    start = first.lstrip()[:15].lower()
+    return "text/html" in content_type.lower() or start.startswith((b"<!doctype html", b"<html"))
+
+
+def explain(err: BaseException, target: Path | None = None) -> str:
+    """What went wrong with a download, and what to do, in one or two sentences."""
+    import socket
+
+    if isinstance(err, (LoginPageError, UnsafeArchiveError)):
+        return str(err)
+    if isinstance(err, storage.StorageError) or (isinstance(err, OSError) and storage.is_storage_problem(err)):
+        return storage.storage_message(target or getattr(err, "filename", None) or "the download folder", err)
+    if isinstance(err, ChecksumError):
+        return (f"{err} The file that arrived is not the published one (a damaged transfer, or the server changed "
+                f"it); nothing of it was kept.")
+    if isinstance(err, DownloadInterruptedError):
+        return f"{err}"
+    if isinstance(err, urllib.error.HTTPError):
+        return (f"the server refused {err.url} (HTTP {err.code} {err.reason}): the file may have moved; data/README.md "
+                f"says where each file comes from, to fetch it by hand.")
+    reason = getattr(err, "reason", err)
+    if isinstance(reason, (socket.gaierror, ConnectionError, TimeoutError, OSError)) or isinstance(err, OSError):
+        return (f"the network cannot be reached ({reason}): connect to the internet and run the command again, or "
+                f"copy an offline mirror made on another machine (`python -m course download --all --to DIR` there, "
+                f"then COURSE_DATA_DIR=DIR here).")
+    return f"{type(err).__name__}: {err}"
 
 
 def fetch(remote: Remote, dest: Path, *, check=None) -> Path:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from . import backbones, data, networks, paths
+from . import backbones, data, downloads, networks, paths, storage
 
 #: What `--all` fetches besides every dataset: each backbone without its top, the tops notebook 04 puts
 #: on (ResNet50, the original's; MobileNet 1.0, its offline stand-in) and ImageNet's class names.
@@ -24,7 +24,15 @@ def download_command(names: list[str], everything: bool, to: str | None) -> int:
         print("Name datasets or weights to download, or --all. Known:", ", ".join([*data.DATASETS, *weights]),
               file=sys.stderr)
         return 2
-    mirror = Path(to).expanduser() if to else None
+    mirror = Path(to).expanduser().absolute() if to else None
+    target = mirror or paths.cache_dir()
+    try:
+        storage.check_writable(target)
+        if any(name in weights for name in wanted):
+            storage.check_writable(mirror / "keras_home" / "models" if mirror else paths.keras_home() / "models")
+    except storage.StorageError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     failed = []
     for name in wanted:
         try:
@@ -35,12 +43,15 @@ def download_command(names: list[str], everything: bool, to: str | None) -> int:
                 print(f"ok  {name} -> {data.download(name, mirror)}")
             else:
                 raise KeyError(f"unknown name {name!r}; known: {', '.join([*data.DATASETS, *weights])}")
+        except KeyError as err:
+            failed.append(name)
+            print(f"FAILED  {name}: {err.args[0]}", file=sys.stderr)
         except Exception as err:  # noqa: BLE001  (one bad download must not stop the others)
             failed.append(name)
-            print(f"FAILED  {name}: {type(err).__name__}: {err}", file=sys.stderr)
+            print(f"FAILED  {name}: {downloads.explain(err, target)}", file=sys.stderr)
     if failed:
-        print(f"\n{len(failed)} of {len(wanted)} failed: {', '.join(failed)}. Run the same command again to "
-              f"retry them (what succeeded is kept).", file=sys.stderr)
+        print(f"\n{len(failed)} of {len(wanted)} failed: {', '.join(failed)}. What succeeded is kept; once the cause "
+              f"above is fixed, the same command fetches only what is missing.", file=sys.stderr)
     elif mirror is not None:
         print(f"\nMirror ready. Use it with: export COURSE_DATA_DIR={mirror}")
     return 1 if failed else 0
@@ -50,12 +61,19 @@ def list_command() -> int:
     mirror = paths.mirror_dir()
     print(f"mirror (COURSE_DATA_DIR): {mirror or 'not set'}\ncache: {paths.cache_dir()}\n")
     for ds in data.DATASETS.values():
-        places = [p for p in ([mirror / ds.folder] if mirror else []) + [paths.cache_dir() / ds.folder] if p.exists()]
-        print(f"{ds.name:<14} {ds.title}\n{'':<14} licence: {ds.licence}; {ds.size}")
-        print(f"{'':<14} {'found at ' + str(places[0]) if places else 'not present (download or mirror needed)'}\n")
+        folders = [mirror / rel for rel in (ds.folder, *ds.aliases)] if mirror else []
+        places = [p for p in [*folders, paths.cache_dir() / ds.folder] if p.is_dir()]
+        print(f"{ds.name:<14} {ds.title}\n{'':<14} licence: {ds.licence}; upstream: {ds.size}")
+        if not places:
+            print(f"{'':<14} not present (download it, or set COURSE_DATA_DIR to a mirror that holds it)\n")
+            continue
+        lacking = data.missing(places[0], ds)
+        state = (f"incomplete, not used: it lacks {', '.join(lacking[:5])}{' ...' if len(lacking) > 5 else ''}"
+                 if lacking else data.inventory(places[0], ds))
+        print(f"{'':<14} found at {paths.label(places[0])}: {state}\n")
     print("ImageNet weights (python -m course download NAME):")
     for name, wanted in backbones.downloadable().items():
         places = [p for p in ([mirror / "keras_home" / "models"] if mirror else []) + [paths.keras_home() / "models"]
                   if (p / wanted.file).is_file()]
-        print(f"  {name:<31} {'found in ' + str(places[0]) if places else 'not present'}")
+        print(f"  {name:<31} {'found in ' + paths.label(places[0]) if places else 'not present'}")
     return 0

@@ -113,10 +113,11 @@ def mirror_label(rel: str | Path) -> str:
 
 
 def label(path) -> str:
-    """How records name a path: relative to the mirror or the cache when it is inside one (the same on every
-    machine), else as it is."""
+    """How records name a path: relative to the mirror, the cache or Keras' folder when it is inside one (the
+    same on every machine), else as it is."""
     path = Path(os.path.abspath(path))
-    for variable, folder in (("COURSE_DATA_DIR", mirror_dir()), ("COURSE_CACHE_DIR", cache_dir())):
+    for variable, folder in (("COURSE_DATA_DIR", mirror_dir()), ("COURSE_CACHE_DIR", cache_dir()),
+                             ("KERAS_HOME", keras_home())):
         if folder is not None:
             try:
                 return f"${variable}/{path.relative_to(os.path.abspath(folder)).as_posix()}"

@@ -14,6 +14,7 @@ import ast
 import json
 import logging
 import os
+import re
 import shutil
 import signal
 import sys
@@ -279,18 +280,59 @@ def _quiet_papermill():
             lg.setLevel(level)
 
 
-def _running_cell(executed: Path) -> str:
-    """' in the cell `first line ...`' for the last cell that started in an executed copy, or ''."""
+def cell_state(executed: Path) -> dict | None:
+    """Where an executed copy stopped, read from what the kernel reported, not from papermill's summary.
+
+    nbclient stamps each cell with when its execution started (`iopub.execute_input`) and when the kernel
+    replied (`shell.execute_reply`); papermill marks every pending cell "completed" after a kernel dies,
+    so its own status cannot say which cell was running. Returns {"cell": number counted over all cells as
+    Jupyter shows them (1-based), "heading": the last `#` heading above it, "line": its first line of code,
+    "state": "raised" (an error output) or "running" (started, never finished)}, or None.
+    """
     try:
-        cells = [c for c in json.loads(executed.read_text())["cells"] if c["cell_type"] == "code"]
-    except (OSError, ValueError, KeyError):
+        cells = json.loads(executed.read_text(encoding="utf-8"))["cells"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    heading, found = "", None
+    for number, cell in enumerate(cells, 1):
+        source = "".join(cell.get("source", []))
+        if cell.get("cell_type") == "markdown":
+            titles = [line.lstrip("#").strip() for line in source.splitlines() if line.startswith("#")]
+            heading = titles[-1] if titles else heading
+            continue
+        if cell.get("cell_type") != "code":
+            continue
+        timing = cell.get("metadata", {}).get("execution", {})
+        raised = any(o.get("output_type") == "error" for o in cell.get("outputs", []))
+        started = "iopub.execute_input" in timing or "iopub.status.busy" in timing
+        if raised or (started and "shell.execute_reply" not in timing):
+            lines = [line for line in source.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+            found = {"cell": number, "heading": heading, "line": lines[0].strip() if lines else "",
+                     "state": "raised" if raised else "running"}
+            break
+    return found
+
+
+def _where_it_stopped(executed: Path) -> str:
+    state = cell_state(executed)
+    if not state:
         return ""
-    started = [c for c in cells if c.get("metadata", {}).get("papermill", {}).get("status") not in (None, "pending")]
-    if not started:
-        return ""
-    lines = [line for line in "".join(started[-1]["source"]).splitlines() if line.strip() and not line.startswith("#")]
-    first = lines[0].strip() if lines else ""
-    return f" in the cell `{first[:60]}{'...' if len(first) > 60 or len(lines) > 1 else ''}`" if first else ""
+    line = state["line"]
+    shown = f"`{line[:60]}{'...' if len(line) > 60 else ''}`" if line else "a cell"
+    return f" in cell {state['cell']} ({shown}, under '{state['heading']}')" if state["heading"] else \
+        f" in cell {state['cell']} ({shown})"
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def error_text(ename: str, evalue: str) -> str:
+    """An exception as the runner reports it: its first line whole, and the course's "Fix: ..." sentence if
+    the message carries one (the course's errors put it on a line of its own); no colour codes."""
+    lines = [line.strip() for line in _ANSI.sub("", str(evalue)).splitlines() if line.strip()]
+    first = lines[0] if lines else ""
+    fix = next((line for line in lines[1:] if line.startswith("Fix:")), "")
+    return " ".join(part for part in (f"{ename}: {first}" if first else ename, fix) if part)
 
 
 def _one_line(text: str, limit: int = 500) -> str:
@@ -306,15 +348,15 @@ def _attempt_error(err: BaseException, executed: Path, build: Path, log: Path) -
         return "interrupted", err.reason
     if isinstance(err, papermill.PapermillExecutionError):
         if err.ename == "KeyboardInterrupt":
-            return "interrupted", "interrupted by a KeyboardInterrupt in the notebook"
+            return "interrupted", f"interrupted by a KeyboardInterrupt in the notebook{_where_it_stopped(executed)}"
         if err.ename != "StorageError" and storage.is_storage_problem(OSError(str(err.evalue))):
             return "failed", f"StorageError: {storage.storage_message(build, OSError(str(err.evalue)))}"
-        return "failed", _one_line(f"{err.ename}: {err.evalue}", 300)
+        return "failed", error_text(err.ename, err.evalue)
     if isinstance(err, DeadKernelError):
-        return "failed", (f"the kernel died{_running_cell(executed)}: it was killed from outside, most often by "
-                          f"the system running out of memory (try smaller sizes; kernel log: {log})")
+        return "failed", (f"the kernel died{_where_it_stopped(executed)}: it was killed from outside, most often by "
+                          f"the system running out of memory (try smaller sizes)")
     if isinstance(err, CellTimeoutError):
-        return "failed", f"a cell ran out of time{_running_cell(executed)}: {_one_line(err, 200)}"
+        return "failed", f"a cell ran out of time{_where_it_stopped(executed)}: {_one_line(err, 200)}"
     if isinstance(err, OSError) and storage.is_storage_problem(err):
         return "failed", f"StorageError: {storage.storage_message(build, err)}"
     return "failed", _one_line(f"{type(err).__name__}: {err}")
@@ -420,13 +462,25 @@ def execute(path: Path, params: dict, full: bool, solutions: bool | None = None)
                                    f"lesson.record(...) after lesson = utils.start({path.stem!r}, globals()), and {metrics_file} was not "
                                    f"written")
     if recorded and error is None:
-        record.update({k: recorded[k] for k in ("data", "metrics") if k in recorded})
+        record.update({k: recorded[k] for k in ("data", "sources", "metrics") if k in recorded})
         if full:
             _keep_full_copy(out, build / FULL_COPIES / path.name)
     if error:
-        record.update({"status": status, "error": error[:500]})
+        record.update({"status": status, "error": error[:1000], "executed": str(out), "log": str(log),
+                       "stopped": _where_it_stopped(out).strip()})
+        _note_in_log(log, path.stem, mode, status, error)
     record["saved"] = store.now()
     return record
+
+
+def _note_in_log(log: Path, stem: str, mode: str, status: str, error: str) -> None:
+    """End the kernel's log with the runner's own line: the kernel's last words ("KeyboardInterrupt caught in
+    kernel", written when the runner stops it) would otherwise point the wrong way."""
+    try:
+        with open(log, "a") as f:
+            f.write(f"=== {stem} ({mode}) {status} {time.strftime('%Y-%m-%d %H:%M:%S')}: {error}\n")
+    except OSError:
+        pass
 
 
 def headline(record: dict) -> str:
@@ -450,20 +504,76 @@ def outcome(record: dict, entry: dict | None = None) -> str:
     return line
 
 
-def table(records: list[dict]) -> str:
-    rows = [("notebook", "mode", "data", "seconds", "headline metric")]
+def _wrap(text: str, width: int) -> list[str]:
+    import textwrap
+
+    return textwrap.wrap(text, width, subsequent_indent="  ", break_on_hyphens=False) or [""]
+
+
+def table(records: list[dict], width: int = 58) -> str:
+    """The summary table: notebook, mode, where each dataset and network came from, time, headline metric.
+
+    The data column says for every source whether it was real, a stand-in, random weights or a fallback
+    network (`course.sources`), wrapped over lines, never cut.
+    """
+    from . import sources
+
+    rows = [(["notebook"], ["mode"], ["data and weights"], ["time"], ["result"])]
     for r in records:
-        status = headline(r) if "error" not in r else outcome(r)[:80]
-        rows.append((r["notebook"], r["mode"], r.get("data") or "-", f"{r['seconds']:.1f}", status))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    widths[2] = min(widths[2], 70)
+        facts = sources.facts(r.get("sources") or sources.parse(r.get("data", "")))
+        data = [line for what, _, words in facts for line in _wrap(f"{what}: {words}", width)] or ["-"]
+        result = headline(r) if "error" not in r else ("INTERRUPTED" if r.get("status") == "interrupted"
+                                                        else "FAILED") + " (see below)"
+        rows.append(([r["notebook"]], [r["mode"]], data, [f"{r['seconds']:.0f} s"], [result]))
+    widths = [max(len(line) for row in rows for line in row[i]) for i in range(5)]
     lines = []
     for i, row in enumerate(rows):
-        cells = [c if len(c) <= w else c[: w - 3] + "..." for c, w in zip(row, widths)]
-        lines.append("  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip())
+        for k in range(max(len(col) for col in row)):
+            cells = [col[k] if k < len(col) else "" for col in row]
+            lines.append("  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip())
         if i == 0:
             lines.append("  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def problems(records: list[dict]) -> str:
+    """For each notebook that failed or was interrupted: what happened, the fix, and where to look."""
+    out = []
+    for r in records:
+        if "error" not in r:
+            continue
+        word = "was interrupted" if r.get("status") == "interrupted" else "failed"
+        out.append(f"{r['notebook']} ({r['mode']}) {word}{' ' + r['stopped'] if r.get('stopped') else ''}.")
+        fix = r["error"][r["error"].find("Fix:"):] if "Fix:" in r["error"] else ""
+        if fix:
+            out.append(f"  {fix}")
+        looks = [f"the executed copy {r['executed']}" if r.get("executed") else "",
+                 f"the kernel's log {r['log']}" if r.get("log") else ""]
+        if any(looks):
+            out.append(f"  Look at {' and '.join(x for x in looks if x)}.")
+    return "\n".join(out)
+
+
+def next_steps(records: list[dict], full: bool) -> list[str]:
+    """The two or three things to do next, chosen by what happened."""
+    from . import sources
+
+    steps = []
+    if any("error" in r for r in records):
+        steps.append("Fix what the failure above names, then run the same command again: finished notebooks keep "
+                     "their numbers (`python -m course results` shows them).")
+    not_real = sorted({r["notebook"][:2] for r in records if sources.real_or_not(r) != "real"})
+    if not_real:
+        steps.append(f"Some numbers came from stand-in data or random weights ({', '.join(not_real)}): point "
+                     f"COURSE_DATA_DIR at an offline mirror (data/README.md) or run with internet for real ones.")
+    if not full and not any("error" in r for r in records):
+        steps.append("Smoke runs only check that the code runs: `python -m course run --full NN` gives a lesson's "
+                     "real figures; `jupyter lab notebooks/` opens the lessons; `python -m course site` builds the "
+                     "pages from these runs.")
+    elif full and not any("error" in r for r in records):
+        steps.append("`python -m course results` prints every recorded figure; `python -m course site --full` builds "
+                     "the course's pages from these runs.")
+    return steps[:3]
 
 
 README_START, README_END = "<!-- results:start -->", "<!-- results:end -->"
@@ -529,22 +639,6 @@ def results_command(readme: bool) -> int:
     return 0
 
 
-def _check_build_dir(build: Path) -> str | None:
-    """Why nothing could be saved under `build` (read-only, full disk), before any notebook runs; or None."""
-    probe = build / f".write-test-{os.getpid()}"
-    try:
-        storage.make_dir(build)
-        probe.write_bytes(b"x" * 4096)
-        probe.unlink()
-    except OSError as err:
-        try:
-            probe.unlink(missing_ok=True)
-        except OSError:
-            pass
-        return storage.storage_message(build, err)
-    return None
-
-
 def run(names: list[str], params: dict, full: bool, solutions: bool | None = None) -> int:
     """Run notebooks one after another, saving each one's result as soon as it finishes.
 
@@ -555,8 +649,9 @@ def run(names: list[str], params: dict, full: bool, solutions: bool | None = Non
     for path in chosen:
         check_parameters(path, params)
     build = paths.build_dir()
-    problem = _check_build_dir(build)
-    if problem:
+    try:
+        storage.check_writable(build)
+    except storage.StorageError as problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
     _clean_leftovers(build)
@@ -603,6 +698,10 @@ def _summary(chosen, records, stopped, unsaved, build) -> int:
     if records:
         print()
         print(table(records))
+        trouble = problems(records)
+        if trouble:
+            print()
+            print(trouble)
     if stopped:
         not_run = f" Not run: {', '.join(left)}." if left else ""
         print(f"\nStopped: {stopped}. Every notebook that finished is saved in {store.results_path()}; "
@@ -614,4 +713,10 @@ def _summary(chosen, records, stopped, unsaved, build) -> int:
     failed = [r["notebook"] for r in records if "error" in r]
     print(f"\nExecuted notebooks in {build}/, results in {store.results_path()}"
           + (f"; failed: {', '.join(failed)}" if failed else ""))
+    full = any(r.get("mode") == "full" for r in records)
+    steps = next_steps(records, full)
+    if steps:
+        print("\nNext:")
+        for step in steps:
+            print(f"- {step}")
     return 1 if failed else 0

@@ -14,7 +14,8 @@ LIFETIME_S = 600
 
 
 class LocalServer:
-    """`add(path, payload)` then `url(path)`; modes: "ok", "cut" (half the bytes, then close), "redirect", "404"."""
+    """`add(path, payload)` then `url(path)`; modes: "ok", "cut" (half the bytes, then close), "redirect", "404",
+    "login" (a web page, as a Wi-Fi login portal answers every address)."""
 
     def __init__(self):
         self.routes: dict[str, tuple[str, bytes | str]] = {}
@@ -34,6 +35,14 @@ class LocalServer:
                     return
                 if mode == "404":
                     self.send_error(404)
+                    return
+                if mode == "login":
+                    page = b"<!DOCTYPE html><html><body>Please log in to use the Wi-Fi</body></html>"
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/html; charset=utf-8")
+                    self.send_header("Content-Length", str(len(page)))
+                    self.end_headers()
+                    self.wfile.write(page)
                     return
                 self.send_response(200)
                 self.send_header("Content-Type", "application/octet-stream")

@@ -87,6 +87,8 @@ def test_load_grocery_refuses_a_coarse_id_that_contradicts_classes_csv(course_en
     root = course_env["mirror"] / "GroceryStoreDataset" / "dataset"
     write_tiny_grocery(root)
     (root / "train.txt").write_text("train/a.jpg, 0, 1\n")
+    (root / "train" / "a.jpg").parent.mkdir(parents=True, exist_ok=True)
+    (root / "train" / "a.jpg").write_bytes(b"a listed photo: the copy is complete, its id is wrong")
     for split in ("val", "test"):
         (root / f"{split}.txt").write_text("")
     with pytest.raises(grocery.GroceryFormatError, match="disagrees with classes.csv"):

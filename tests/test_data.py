@@ -160,7 +160,8 @@ def test_download_of_a_single_file_dataset_uses_the_registry(course_env, monkeyp
 def test_archive_dataset_is_extracted_atomically(course_env, monkeypatch):
     archive = course_env["tmp"] / "flower_photos.tgz"
     with tarfile.open(archive, "w:gz") as tf:
-        for name in ["flower_photos/daisy/a.jpg", "flower_photos/roses/b.jpg", "flower_photos/LICENSE.txt"]:
+        names = [f"flower_photos/{c}/a.jpg" for c in ("daisy", "dandelion", "roses", "sunflowers", "tulips")]
+        for name in [*names, "flower_photos/LICENSE.txt"]:
             payload = b"x" * 10
             info = tarfile.TarInfo(name)
             info.size = len(payload)
@@ -250,3 +251,17 @@ def test_registry_entries_are_complete():
                 assert len(digest) == hashlib.new(algorithm).digest_size * 2
         if ds.remotes[0].checksum is None:
             assert "checked" in ds.notes, f"{ds.name}: say how an unchecksummed download is verified"
+
+
+def test_an_archive_that_lacks_classes_is_refused_and_nothing_kept(course_env, monkeypatch):
+    archive = course_env["tmp"] / "flower_photos.tgz"
+    with tarfile.open(archive, "w:gz") as tf:
+        for name in ["flower_photos/daisy/a.jpg", "flower_photos/roses/b.jpg"]:
+            info = tarfile.TarInfo(name)
+            info.size = 1
+            tf.addfile(info, io.BytesIO(b"x"))
+    spec = data.DATASETS["flower_photos"]
+    monkeypatch.setitem(data.DATASETS, "flower_photos", spec.__class__(**{**spec.__dict__, "remotes": (_remote_for(archive),)}))
+    with pytest.raises(downloads.ChecksumError, match="did not contain flower_photos/ with daisy"):
+        data.download("flower_photos", course_env["tmp"] / "mirror2")
+    assert not (course_env["tmp"] / "mirror2" / "flower_photos").exists()

@@ -196,7 +196,7 @@ def test_a_full_disk_is_one_clear_line_keeps_saved_results_and_is_not_sticky(tmp
         assert len(lines) == 2, out
         for line in lines:
             assert "no space left" in line.lower() and "the last good numbers, value=2" in line, line
-            assert "free some space, or point COURSE_BUILD_DIR at a folder on another disk" in line, line
+            assert "Free some space, or point COURSE_BUILD_DIR at a folder on a disk with space" in line, line
         records = course.records()  # still whole, with the good numbers of both
         assert records["01_quick"]["metrics"] == {"value": 2.0} and records["04_filler"]["metrics"] == {"value": 2.0}
         # the learner frees space: the next run works, nothing damaged is left in the way
@@ -216,13 +216,14 @@ def test_a_build_folder_that_takes_no_writes_stops_the_run_in_one_line_and_resul
         assert course.run("run", "01", "-p", "EPOCHS=2")[0] == 0
         if disk == "full":
             fill(build)
-            message = (f"error: no space left on the disk holding {build}: free some space, or point "
-                       "COURSE_BUILD_DIR at a folder on another disk (e.g. COURSE_BUILD_DIR=/tmp/course-build)\n")
+            message = (f"error: the disk is full: no space left to write {build}. Free some space, or point "
+                       "COURSE_BUILD_DIR at a folder on a disk with space that you can write to "
+                       "(e.g. COURSE_BUILD_DIR=/tmp/course-build).\n")
         else:
             remount_read_only(build) if mounted else os.chmod(build, 0o555)
             why = "Read-only file system" if mounted else "Permission denied"
-            message = (f"error: cannot write to {build} ({why}): point COURSE_BUILD_DIR at a writable folder "
-                       "(e.g. COURSE_BUILD_DIR=/tmp/course-build)\n")
+            message = (f"error: {build} is read-only ({why}): point COURSE_BUILD_DIR at a folder on a disk with space "
+                       "that you can write to (e.g. COURSE_BUILD_DIR=/tmp/course-build).\n")
         try:
             code, out, err = course.run("run", "01", "-p", "EPOCHS=3")
             assert (code, out, err) == (2, "", message)

@@ -266,4 +266,5 @@ def test_relative_course_folders_are_resolved_where_the_user_typed_them(tmp_path
     assert done.returncode == 0, done.stderr
     assert f"mirror (COURSE_DATA_DIR): {tmp_path / 'mirror'}" in done.stdout
     assert f"cache: {tmp_path / 'cache'}" in done.stdout
-    assert f"found at {tmp_path / 'mirror' / 'mnist'}" in done.stdout
+    assert f"mirror (COURSE_DATA_DIR): {tmp_path / 'mirror'}" in done.stdout
+    assert "found at $COURSE_DATA_DIR/mnist: " in done.stdout
