@@ -587,8 +587,7 @@ def run_summary(lessons: list[Lesson]) -> dict:
     if notes:
         sentence = "; ".join(notes)
         text += " " + sentence[0].upper() + sentence[1:] + "."
-    details = [f"mode: {mode}" if mode != "mixed" else "modes: " + ", ".join(f"{x.number} {x.mode}" for x in ran)]
-    details += _data_facts(lessons) + _machine_facts(lessons)
+    details = _data_facts(lessons) + _machine_facts(lessons)  # the headline has said the modes
     return {"mode": mode, "style": "full" if full else "smoke", "headline": text, "details": details,
             "date": when, "failed": [x.stem for x in failed], "interrupted": [x.stem for x in interrupted],
             "missing": [x.stem for x in missing]}
