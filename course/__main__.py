@@ -39,10 +39,16 @@ def _main(argv: list[str] | None = None) -> int:
     res = sub.add_parser("results", help="print build/results.json as a Markdown table")
     res.add_argument("--readme", action="store_true", help="write the table into README.md's results block")
 
-    site = sub.add_parser("site", help="build the course website into build/site/ from the executed notebooks")
-    site.add_argument("--out", metavar="DIR", help="where to write the site (default: build/site)")
+    site = sub.add_parser("site", help="build the course website from the executed notebooks (build/site/, or "
+                          "build/site-full/ with --full)")
     site.add_argument("--full", action="store_true",
-                      help="from the last successful full-mode runs (build/full/), not the latest runs of any mode")
+                      help="from the last successful full-mode runs (build/full/) into build/site-full/: the build to "
+                           "publish")
+    site.add_argument("--out", metavar="DIR", help="where to write the site (default: build/site or build/site-full)")
+    site.add_argument("--site-url", metavar="URL", help="the address it will be published at, for its 404 page's "
+                      "links (default: the GitHub Pages address of the course's repository)")
+    site.add_argument("--screenshots", metavar="DIR", help="then take PNG screenshots (home, a full and a smoke lesson, "
+                      "a solutions page; desktop and phone widths) into DIR, e.g. docs/screenshots (needs Chromium)")
 
     args = parser.parse_args(argv)
     from .paths import resolve_environment
@@ -51,10 +57,14 @@ def _main(argv: list[str] | None = None) -> int:
     if args.command == "site":
         from pathlib import Path
 
-        from .site import SiteError, build
+        from .site import PAGES_URL, SiteError, build, collect, screenshots
 
         try:
-            build(out=Path(args.out).resolve() if args.out else None, full=args.full)
+            out = build(out=Path(args.out).resolve() if args.out else None, full=args.full,
+                        site_url=args.site_url or PAGES_URL)
+            if args.screenshots:
+                for path in screenshots(out, collect(args.full)[0], Path(args.screenshots).resolve()):
+                    print(f"  screenshot {path} ({path.stat().st_size // 1024} KB)")
         except SiteError as err:
             print(f"error: {err}", file=sys.stderr)
             return 2
