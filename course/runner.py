@@ -520,8 +520,7 @@ def table(records: list[dict], width: int = 58) -> str:
 
     rows = [(["notebook"], ["mode"], ["data and weights"], ["time"], ["result"])]
     for r in records:
-        facts = sources.facts(r.get("sources") or sources.parse(r.get("data", "")))
-        data = [line for what, _, words in facts for line in _wrap(f"{what}: {words}", width)] or ["-"]
+        data = [line for source in sources.from_record(r) for line in _wrap(source.words, width)] or ["-"]
         result = headline(r) if "error" not in r else ("INTERRUPTED" if r.get("status") == "interrupted"
                                                         else "FAILED") + " (see below)"
         rows.append(([r["notebook"]], [r["mode"]], data, [f"{r['seconds']:.0f} s"], [result]))

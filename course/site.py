@@ -41,6 +41,7 @@ from pathlib import Path
 from . import paths, runner
 from .record import metrics_path
 from .runner import FULL_COPIES, headline
+from .sources import Source, from_record
 from .store import load_results
 
 DOCS_DIR = paths.REPO_ROOT / "docs"
@@ -330,102 +331,6 @@ def collect(full: bool = False) -> tuple[list[Lesson], list[dict]]:
 # --- data sources in plain words ------------------------------------------------------------------------
 
 
-@dataclass
-class Source:
-    """One source of a run's data description, in plain words for a page."""
-
-    name: str      # as recorded: "mnist", "imagenet:mobilenet_100:top", "choice:vgg19"
-    kind: str      # "real", "stand-in", "pretrained", "random-weights", "fallback" or "unknown"
-    words: str     # "MNIST handwritten digits: real data (offline mirror, 19,690 train / 10,000 test)"
-
-
-# One source of a run's data description starts where a name (`mnist`, `imagenet:mobilenet_100:top`,
-# `choice:efficientnetv2-b0-21k-ft1k`) and ": " follow "; ". A reason inside a source may contain "; " too
-# ("not in the mirror or Keras' cache; COURSE_OFFLINE=1: no download tried"): that is not a new source.
-_SOURCE_START = re.compile(r"; (?=[a-z0-9][a-z0-9_.\-]*(?::[a-z0-9][a-z0-9_.\-]*)*: )")
-# Counts a source may name, e.g. "(19,690 train / 10,000 test)" or "(2,640 / 296 / 2,485 train / val / test)".
-_COUNTS = re.compile(r"\(((?=[^)]*\d)(?:[\d,]+|train|val|test| / | )+)\)")
-
-
-def network_name(name: str) -> str:
-    """`mobilenet_025` -> "MobileNet 0.25", `vgg19` -> "VGG19"; a name the course does not know stays as it is."""
-    from .backbones import BACKBONES
-
-    spec = BACKBONES.get(name)
-    if not spec:
-        return name
-    alpha = dict(spec.kwargs).get("alpha")
-    return f"{spec.constructor} {alpha}" if alpha is not None else spec.constructor
-
-
-def _dataset_name(name: str) -> str:
-    from .data import DATASETS
-
-    if name == "imagenet:class_index":
-        return "ImageNet class names"
-    ds = DATASETS.get(name)
-    return re.sub(r"\s*\([^)]*\)$", "", ds.title) if ds else name
-
-
-def _why_not(reason: str) -> str:
-    """Why a network could not be had, in plain words (the recorded reason holds raw exception text)."""
-    reason = reason.lower()
-    if "course_offline" in reason:
-        return "it is not available offline, and this run was not allowed to download"
-    if "download" in reason:
-        return "it is not available offline and could not be downloaded"
-    return "it could not be loaded"
-
-
-def plain_sources(description: str) -> list[Source]:
-    """A run's data description (`data` in `build/results.json`) as plain-word sources, in its order.
-
-    `"mnist: real, mirror $COURSE_DATA_DIR/mnist (60,000 train / 10,000 test); choice:vgg19: mobilenet_100
-    instead: vgg19's weights cannot be had (... <urlopen error ...>)"` ->
-    MNIST handwritten digits: real data (offline mirror, 60,000 train / 10,000 test) and
-    "MobileNet 1.0 instead of VGG19: it is not available offline and could not be downloaded".
-    Never a path, an exception's text, or a word the description did not justify."""
-    sources = []
-    for part in filter(None, (p.strip() for p in _SOURCE_START.split(description or ""))):
-        name, sep, where = part.partition(": ")
-        if not sep:
-            continue
-        if name.startswith("choice:"):
-            wanted = network_name(name.removeprefix("choice:").removesuffix(":top"))
-            used, _, reason = where.partition(" instead")
-            if "random weights" in used.lower():
-                used = network_name(re.sub(r"\s+with random weights$", "", used.strip(), flags=re.IGNORECASE))
-                sources.append(Source(name, "random-weights", f"{used} with random weights instead of {wanted}: "
-                                                               f"{_why_not(reason)} (no pretrained weights either)"))
-            else:
-                sources.append(Source(name, "fallback", f"{network_name(used.strip())} instead of {wanted}: "
-                                                         f"{_why_not(reason)}"))
-            continue
-        low = where.lower()
-        if name.startswith("imagenet:") and name != "imagenet:class_index":
-            net = name.removeprefix("imagenet:")
-            subject = network_name(net.removesuffix(":top")) + (" with its ImageNet classifier" if net.endswith(":top") else "")
-            if "random weights" in low or low.startswith("stand-in"):
-                sources.append(Source(name, "random-weights", f"{subject}: random weights, not trained"))
-            elif low.startswith("imagenet weights"):
-                sources.append(Source(name, "pretrained", f"{subject}: ImageNet weights"))
-            else:
-                sources.append(Source(name, "unknown", f"{subject}: weights of unknown origin"))
-            continue
-        subject = _dataset_name(name)
-        if low.startswith("stand-in"):
-            sources.append(Source(name, "stand-in", f"{subject}: STAND-IN data, not the real dataset"))
-        elif low.startswith("real"):
-            origin = next((words for key, words in (("mirror", "offline mirror"), ("cache", "download cache"),
-                                                     ("downloaded", "downloaded")) if key in low), "")
-            counts = _COUNTS.search(where)
-            detail = ", ".join(filter(None, (origin, counts.group(1) if counts else "")))
-            sources.append(Source(name, "real", f"{subject}: real data" + (f" ({detail})" if detail else "")))
-        else:
-            sources.append(Source(name, "unknown", f"{subject}: source not described"))
-    return sources
-
-
 # --- paths on pages ----------------------------------------------------------------------------------------
 
 
@@ -520,7 +425,7 @@ def _data_facts(lessons: list[Lesson], one: bool = False) -> list[str]:
     ran = [x for x in lessons if x.run]
     by_kind: dict[str, list[tuple[Lesson, Source]]] = {}
     for lesson in ran:
-        for source in plain_sources(lesson.record.get("data", "")):
+        for source in from_record(lesson.record):
             by_kind.setdefault(source.kind, []).append((lesson, source))
     unrecorded = [x for x in ran if not x.record.get("data")]
 
@@ -550,7 +455,7 @@ def _machine_facts(lessons: list[Lesson]) -> list[str]:
     facts = []
     if {r.offline for r in ran} == {True}:
         facts.append("offline")
-    elif any(s.kind == "real" and "downloaded" in s.words for x in lessons for s in plain_sources(x.record.get("data", ""))):
+    elif any(s.kind == "real" and "downloaded" in s.words for x in lessons for s in from_record(x.record)):
         facts.append("network used for downloads")
     devices = sorted({r.device for r in ran if r.device})
     facts.append(", ".join(devices) if devices else "device not recorded")
@@ -668,7 +573,7 @@ def _lesson_header(lesson: Lesson, redact: Redactor, solutions: bool = False) ->
                       f'href="{html.escape(url)}">{icon(_ICONS[key])} {text}</a>' for key, text, url in links)
     text = (f'<div class="lesson-links">{buttons}</div>\n\n'
             f'<p class="lesson-run mathjax_ignore" data-status="{lesson.status}">{html.escape(redact(" · ".join(facts)))}</p>')
-    sources = plain_sources(lesson.record.get("data", ""))
+    sources = from_record(lesson.record)
     if sources:
         items = "".join(f'<li data-kind="{s.kind}">{html.escape(s.words)}</li>' for s in sources)
         text += f'\n\n<details class="lesson-data mathjax_ignore"><summary>Data and networks of this run</summary><ul>{items}</ul></details>'

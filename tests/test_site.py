@@ -33,6 +33,7 @@ import pytest
 import yaml
 
 from course import paths, runner, site
+from course.sources import plain_sources
 
 STEMS = [p.stem for p in runner.notebooks()]
 SCREENSHOTS = paths.REPO_ROOT / "build" / "site-screenshots"
@@ -547,7 +548,7 @@ RECORDED = {
 
 @pytest.mark.parametrize("description", RECORDED, ids=range(len(RECORDED)))
 def test_data_sources_are_put_in_plain_words(description):
-    sources = site.plain_sources(description)
+    sources = plain_sources(description)
     assert [(s.kind, s.words) for s in sources] == RECORDED[description]
     for source in sources:
         assert not re.search(r"\w/\w|(?:^|\s)/\w|<|Errno|urlopen|\$|COURSE_|HTTP", source.words), source.words
