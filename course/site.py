@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from . import paths, runner
+from . import paths, runner, storage
 from .record import metrics_path
 from .runner import FULL_COPIES, headline
 from .sources import Source, from_record
@@ -307,7 +307,11 @@ def collect(full: bool = False) -> tuple[list[Lesson], list[dict]]:
     for source in runner.notebooks():
         executed = build / source.name
         stored = json.loads(source.read_text())
-        nb = json.loads(executed.read_text()) if executed.exists() else stored
+        nb = _readable(executed) if executed.exists() else None
+        if executed.exists() and nb is None:
+            print(f"  note: {executed} cannot be read (cut short or damaged): {source.stem} is shown as not run")
+            executed = build / f".unreadable-{source.name}"  # does not exist: the lesson counts as not run
+        nb = nb or stored
         lesson = Lesson(stem=source.stem, title=_title(nb, source.stem), overview=_overview(nb),
                         has_solutions=_section({"cells": _one_h2_per_cell(nb["cells"])}, "Solutions") is not None,
                         gpu=stored.get("metadata", {}).get("accelerator") == "GPU")
@@ -319,8 +323,9 @@ def collect(full: bool = False) -> tuple[list[Lesson], list[dict]]:
                 # the runner knows better: a kernel that died (failed), a notebook that recorded no results
                 lesson.run.status = attempt["status"]
         kept = paths.build_dir() / FULL_COPIES / source.name
-        if kept.exists():
-            lesson.full_run = lesson.run if executed == kept else run_facts(json.loads(kept.read_text()))
+        kept_nb = _readable(kept) if kept.exists() else None
+        if kept_nb is not None:
+            lesson.full_run = lesson.run if executed == kept else run_facts(kept_nb)
         lessons.append(lesson)
     if not any(lesson.executed for lesson in lessons):
         command = "python -m course run --full" if full else "python -m course run"
@@ -328,7 +333,13 @@ def collect(full: bool = False) -> tuple[list[Lesson], list[dict]]:
     return lessons, results
 
 
-# --- data sources in plain words ------------------------------------------------------------------------
+def _readable(path: Path) -> dict | None:
+    """An executed notebook as JSON, or None when it is not one (cut short by a full disk, overwritten)."""
+    try:
+        nb = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, UnicodeDecodeError):
+        return None
+    return nb if isinstance(nb, dict) and isinstance(nb.get("cells"), list) else None
 
 
 # --- paths on pages ----------------------------------------------------------------------------------------
@@ -969,16 +980,68 @@ def build(out: Path | None = None, full: bool = False, site_url: str = PAGES_URL
     the last successful full-mode runs, kept in `build/full/`); return `out`.
 
     `site_url`: the address the site will be published at; only the 404 page (served for any missing
-    address, so its links cannot be relative) and the pages' canonical links use it."""
+    address, so its links cannot be relative) and the pages' canonical links use it.
+
+    The site is built beside `out` and put in its place only when complete: a failure or Ctrl-C leaves the
+    previous site as it was. A folder that holds files the course did not make is never built over."""
+    out = Path(os.path.abspath(out or site_dir(full)))
+    _check_out(out)
+    start = time.perf_counter()
+    lessons, results = collect(full)
+    staging = out.with_name(f".{out.name}.building-{os.getpid()}")
+    try:
+        config_file = prepare(lessons, results, paths.build_dir() / "site-src" / SITE_FOLDERS[full], staging, site_url)
+        _mkdocs(config_file)
+        (staging / MARKER).write_text("Built by `python -m course site`; the next build replaces this folder.\n")
+        _replace(out, staging)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    run = run_summary(lessons)
+    pages = sorted(out.glob("*.html"))
+    print(f"Built {len(pages)} pages into {out}/ in {time.perf_counter() - start:.1f} s: {run['headline']}")
+    for lesson in lessons:
+        state = "not run" if not lesson.run else f"{lesson.mode}, {lesson.status}"
+        if lesson.status == "completed" and not figures(json.loads(lesson.executed.read_text())):
+            state += ", NO FIGURES (was MPLBACKEND set, e.g. to Agg, when it ran? Unset it and run it again)"
+        print(f"  {lesson.stem}: {state}" + (" + solutions page" if lesson.has_solutions else ""))
+    return out
+
+
+#: Written into every site the course builds: a folder without it is not the course's to replace.
+MARKER = ".course-site"
+
+
+def _check_out(out: Path) -> None:
+    """Refuse (one line) an output folder the course did not make, or one it cannot write, before any work."""
+    if out.exists() and not out.is_dir():
+        raise SiteError(f"{out} is a file, not a folder: give --out a folder the site may be built into.")
+    if out.is_dir() and any(out.iterdir()) and not (out / MARKER).exists():
+        raise SiteError(f"{out} already holds files the course did not make: the site is never built over them. "
+                        f"Give --out a new or empty folder (or one an earlier `python -m course site` made).")
+    try:
+        storage.check_writable(out.parent)
+    except storage.StorageError as err:
+        raise SiteError(str(err)) from None
+
+
+def _replace(out: Path, staging: Path) -> None:
+    """Put the new site in `out`'s place; the old one is removed only once the new one is there."""
+    old = out.with_name(f".{out.name}.old-{os.getpid()}")
+    if out.exists():
+        os.replace(out, old)
+    try:
+        os.replace(staging, out)
+    except OSError:
+        if old.exists():
+            os.replace(old, out)  # put the previous site back
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _mkdocs(config_file: Path) -> None:
     from mkdocs.commands.build import build as mkdocs_build
     from mkdocs.config import load_config
 
-    out = out or site_dir(full)
-    start = time.perf_counter()
-    lessons, results = collect(full)
-    config_file = prepare(lessons, results, paths.build_dir() / "site-src" / SITE_FOLDERS[full], out, site_url)
-    if out.exists():
-        shutil.rmtree(out)
     logger = logging.getLogger("mkdocs")
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("mkdocs %(levelname)s: %(message)s"))
@@ -1000,15 +1063,6 @@ def build(out: Path | None = None, full: bool = False, site_url: str = PAGES_URL
     finally:
         logger.removeHandler(handler)
         nbconvert_log.setLevel(nbconvert_level)
-    run = run_summary(lessons)
-    pages = sorted(out.glob("*.html"))
-    print(f"Built {len(pages)} pages into {out}/ in {time.perf_counter() - start:.1f} s: {run['headline']}")
-    for lesson in lessons:
-        state = "not run" if not lesson.run else f"{lesson.mode}, {lesson.status}"
-        if lesson.status == "completed" and not figures(json.loads(lesson.executed.read_text())):
-            state += ", NO FIGURES (was MPLBACKEND set, e.g. to Agg, when it ran? Unset it and run it again)"
-        print(f"  {lesson.stem}: {state}" + (" + solutions page" if lesson.has_solutions else ""))
-    return out
 
 
 # --- reading it: a local server like a static host, and screenshots -------------------------------------

@@ -1009,3 +1009,89 @@ def test_jupyterlab_opens_and_saves_every_lesson_without_changing_it(tmp_path):
     # the server's own errors: an HTTP 5xx it answered ("] 500 GET /api/..."), a traceback
     problems += [line for line in log_path.read_text().splitlines() if re.search(r"\] 5\d\d [A-Z]+ /|Traceback", line)]
     assert not problems, "\n".join(problems)
+
+
+# --- a command deletes nothing it did not make (held-back cause 1) ---------------------------------------------
+
+
+@pytest.mark.parametrize("make", [
+    lambda out: (out / "notes.md").write_text("my notes"),                        # a folder in use
+    lambda out: ((out / "docs").mkdir(), (out / "docs" / "index.md").write_text("mine")),  # someone's docs/
+    lambda out: (out / ".hidden").write_text("x"),                               # only a hidden file
+])
+def test_the_site_is_never_built_over_a_folder_it_did_not_make(build, tmp_path, capsys, make):
+    from course.__main__ import main
+
+    _write_run(build)
+    out = tmp_path / "theirs"
+    out.mkdir()
+    make(out)
+    before = sorted(p.relative_to(out).as_posix() for p in out.rglob("*"))
+    assert main(["site", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {out} already holds files the course did not make") and "Traceback" not in err
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == before, "nothing of theirs was touched"
+
+
+def test_the_current_folder_is_refused_as_the_output(build, tmp_path, monkeypatch, capsys):
+    from course.__main__ import main
+
+    _write_run(build)
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "thesis.tex").write_text("months of work")
+    monkeypatch.chdir(work)
+    assert main(["site", "--out", "."]) == 2 and (work / "thesis.tex").read_text() == "months of work"
+    assert "already holds files the course did not make" in capsys.readouterr().err
+
+
+def test_a_site_the_course_made_is_replaced_and_a_new_or_empty_folder_is_used(build, tmp_path):
+    _write_run(build)
+    out = tmp_path / "published"
+    site.build(out=out)
+    (out / "stale.html").write_text("from an older build")
+    site.build(out=out)  # its own earlier build: replaced whole
+    assert (out / "index.html").exists() and not (out / "stale.html").exists()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert site.build(out=empty) == empty and (empty / "index.html").exists()
+
+
+@pytest.mark.parametrize("stop", [RuntimeError("mkdocs broke"), KeyboardInterrupt()])
+def test_a_failed_or_interrupted_rebuild_keeps_the_previous_site_and_leaves_no_half_build(build, tmp_path,
+                                                                                        monkeypatch, stop):
+    _write_run(build)
+    out = tmp_path / "published"
+    site.build(out=out)
+    pages = sorted(p.name for p in out.iterdir())
+
+    def broken(config_file):
+        (Path(str(config_file)).parent / "half-written").write_text("x")
+        raise stop
+
+    monkeypatch.setattr(site, "_mkdocs", broken)
+    with pytest.raises(type(stop)):
+        site.build(out=out)
+    assert sorted(p.name for p in out.iterdir()) == pages, "the previous site is whole"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".published")] == [], "no staging left"
+
+
+def test_ctrl_c_while_building_the_site_is_one_line_and_exit_130(build, monkeypatch, capsys):
+    from course.__main__ import main
+
+    _write_run(build)
+
+    def interrupted(config_file):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(site, "_mkdocs", interrupted)
+    assert main(["site"]) == 130
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.strip().startswith("Stopped (Ctrl-C).")
+
+
+def test_an_unreadable_executed_copy_is_shown_as_not_run(build, capsys):
+    _write_run(build)
+    (build / f"{STEMS[1]}.ipynb").write_text('{"cells": [')  # cut short by a full disk
+    out = site.build()
+    assert f"{STEMS[1]}.ipynb cannot be read" in capsys.readouterr().out and (out / "index.html").exists()
