@@ -578,11 +578,22 @@ def next_steps(records: list[dict], full: bool) -> list[str]:
 README_START, README_END = "<!-- results:start -->", "<!-- results:end -->"
 
 
+def lessons_only(records: list[dict]) -> tuple[list[dict], list[str]]:
+    """The records of the course's current lessons, and the names of those that are no lesson any more
+    (renamed or removed since they ran): their records stay in results.json but are never published."""
+    current = {p.stem for p in notebooks()}
+    gone = sorted({r["notebook"] for r in records if r["notebook"] not in current})
+    return [r for r in records if r["notebook"] in current], gone
+
+
 def markdown_table(records: list[dict]) -> str:
     """`build/results.json` records as a Markdown table: notebook, mode, data, wall time, metrics.
 
-    Each row shows the last good numbers; when the latest attempt after them failed, a note says so.
+    Each row shows the last good numbers; when the latest attempt after them failed, a note says so. The data
+    column says in plain words where each dataset and network came from (`course.sources`).
     """
+    from . import sources
+
     lines = ["| notebook | mode | data | wall time | metrics |", "|---|---|---|---|---|"]
     for r in sorted(records, key=lambda r: (r["notebook"], r["mode"])):
         metrics = ", ".join(f"{k} {v:g}" for k, v in r.get("metrics", {}).items() if "seconds" not in k)
@@ -593,8 +604,9 @@ def markdown_table(records: list[dict]) -> str:
             word = "was interrupted" if late.get("status") == "interrupted" else "failed"
             metrics += f" (a later attempt, {late.get('saved', '?')}, {word}: {late.get('error', '')[:60]})"
         params = " ".join(f"`{k}={v}`" for k, v in r.get("parameters", {}).items())
-        lines.append(f"| {r['notebook']} | {r['mode']} {params}".rstrip() + f" | {r.get('data') or '-'} | "
-                     f"{r['seconds']:.0f} s | {metrics or '-'} |")
+        data = "; ".join(source.words for source in sources.from_record(r)) or "-"
+        took = f"{r['seconds']:.0f} s" if r.get("seconds") is not None else "?"
+        lines.append(f"| {r['notebook']} | {r['mode']} {params}".rstrip() + f" | {data} | {took} | {metrics or '-'} |")
     return "\n".join(lines)
 
 
@@ -617,7 +629,13 @@ def results_command(readme: bool) -> int:
         except OSError as err:  # read-only build folder: show what can be read, change nothing
             print(f"{store.results_path()} {found.damage}; showing the {len(found.entries)} records that "
                   f"could be read ({err})", file=sys.stderr)
-    records = store.load_results()
+    notes: list[str] = []
+    records, gone = lessons_only(store.load_results(notes))
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+    if gone:
+        print(f"note: {store.results_path()} also holds records of {', '.join(gone)}, which are no lessons of this "
+              f"course any more (renamed or removed): they are left out.", file=sys.stderr)
     if not records:
         print(f"No results in {paths.build_dir()} yet: run `python -m course run` first.", file=sys.stderr)
         return 2

@@ -302,7 +302,12 @@ def collect(full: bool = False) -> tuple[list[Lesson], list[dict]]:
 
     `full`: the last successful full-mode runs (`build/full/`), not the latest attempts of any mode."""
     build = paths.build_dir() / FULL_COPIES if full else paths.build_dir()
-    results = load_results()  # a damaged results.json is read as far as it can be, never a crash
+    notes: list[str] = []
+    # a damaged results.json is read as far as it can be, never a crash; records of notebooks that are no
+    # lessons any more (renamed or removed) and fields of the wrong type are left out, and said
+    results, gone = runner.lessons_only(load_results(notes))
+    for note in notes + ([f"results of {', '.join(gone)}, no lessons any more, are left out"] if gone else []):
+        print(f"  note: {note}")
     lessons = []
     for source in runner.notebooks():
         executed = build / source.name
@@ -853,7 +858,7 @@ def results_tables(lessons: list[Lesson], results: list[dict], redact: Redactor)
     for r in sorted(results, key=lambda r: (r.get("notebook", ""), r.get("mode", ""))):
         params = " ".join(f"`{k}={redact(str(v))}`" for k, v in r.get("parameters", {}).items())
         row = (f"| {r.get('notebook')} | {'**full**' if r.get('mode') == 'full' else r.get('mode')} {params} | "
-               f"{duration(r.get('seconds', 0))} | {_cell(_metrics(r))} |")
+               f"{duration(r.get('seconds') or 0)} | {_cell(_metrics(r))} |")
         (ours if (r.get("notebook"), r.get("mode")) in shown else others).append(row)
     text = "The runs shown on this site:\n\n" + ("\n".join(ours) if len(ours) > 2 else "none recorded")
     if len(others) > 2:

@@ -46,6 +46,42 @@ def _is_entry(item) -> bool:
     return isinstance(item, dict) and isinstance(item.get("notebook"), str) and isinstance(item.get("mode"), str)
 
 
+def _number(value) -> bool:
+    import math
+
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def clean(entry: dict) -> tuple[dict, list[str]]:
+    """A stored record with every field of the type the tables expect, and what had to be left out.
+
+    A record edited by hand, written by an older course or cut by a crash may hold a metric that is not a
+    number, seconds that are text, a mode that is neither smoke nor full: those fields are dropped and named,
+    never passed on to a table that would stop on them.
+    """
+    notes, out = [], dict(entry)
+    name = f"{entry.get('notebook')} ({entry.get('mode')})"
+    if out.get("mode") not in ("smoke", "full"):
+        notes.append(f"{name}: mode {out.get('mode')!r} is neither smoke nor full: record left out")
+        return {}, notes
+    metrics = out.get("metrics") if isinstance(out.get("metrics"), dict) else {}
+    bad = [key for key, value in metrics.items() if not (isinstance(key, str) and _number(value))]
+    if bad or not isinstance(out.get("metrics", {}), dict):
+        notes.append(f"{name}: left out metrics that are not numbers: {', '.join(map(str, bad)) or 'all'}")
+    out["metrics"] = {k: v for k, v in metrics.items() if k not in bad}
+    if not _number(out.get("seconds", 0.0)):
+        notes.append(f"{name}: its time {out.get('seconds')!r} is not a number: shown as unknown")
+        out["seconds"] = None
+    for key in ("data", "error", "saved"):
+        if key in out and not isinstance(out[key], str):
+            out[key] = str(out[key])
+    if not isinstance(out.get("sources", {}), dict):
+        out.pop("sources")
+    if not isinstance(out.get("parameters", {}), dict):
+        out.pop("parameters")
+    return out, notes
+
+
 def _salvage(text: str) -> list[dict]:
     """The complete records at the start of a damaged `[ {...}, {...}, ...` list."""
     decoder, found = json.JSONDecoder(), []
@@ -69,6 +105,7 @@ class Store:
     def __init__(self):
         self.entries: dict[tuple[str, str], dict] = {}
         self.damage: str | None = None  # why results.json could not be read as it is
+        self.notes: list[str] = []  # fields left out of records that were not of the expected type
 
     def add(self, entry: dict) -> None:
         key = (entry["notebook"], entry["mode"])
@@ -110,9 +147,17 @@ def read_store() -> Store:
     return store
 
 
-def load_results() -> list[dict]:
-    """Every saved entry, one per notebook and mode (a damaged results.json is read as far as it can be)."""
-    return read_store().records()
+def load_results(notes: list | None = None) -> list[dict]:
+    """Every saved entry, one per notebook and mode (a damaged results.json is read as far as it can be), each
+    cleaned (`clean`); what had to be left out is appended to `notes`."""
+    records = []
+    for entry in read_store().records():
+        cleaned, problems = clean(entry)
+        if notes is not None:
+            notes.extend(problems)
+        if cleaned:
+            records.append(cleaned)
+    return records
 
 
 def merge(old: dict | None, attempt: dict) -> dict:

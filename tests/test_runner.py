@@ -132,8 +132,9 @@ RECORDS = [
 def test_markdown_table_lists_every_record_without_timing_metrics():
     table = runner.markdown_table(RECORDS).splitlines()
     assert table[0] == "| notebook | mode | data | wall time | metrics |"
-    assert table[2] == "| 01_mnist_dense | full | mnist: real | 95 s | test_accuracy 0.9771 |"
-    assert table[3] == "| 04_hotdog_fine_tuning | smoke `BACKBONE=mobilenet_025` | hotdog: STAND-IN | 30 s | failed: ValueError: boom |"
+    assert table[2] == "| 01_mnist_dense | full | MNIST handwritten digits: real data | 95 s | test_accuracy 0.9771 |"
+    assert table[3] == ("| 04_hotdog_fine_tuning | smoke `BACKBONE=mobilenet_025` | Hot dog / not hot dog: STAND-IN data, not "
+                        "the real dataset | 30 s | failed: ValueError: boom |")
 
 
 def test_update_readme_replaces_only_the_marked_block(tmp_path):

@@ -252,11 +252,12 @@ def test_a_failed_or_interrupted_attempt_goes_beside_the_last_good_record(build)
 
 
 def test_markdown_and_the_results_command_publish_the_good_numbers(build, capsys, monkeypatch, tmp_path):
-    store.save_attempt({**GOOD, "saved": "2024-01-01 10:00:00"})
-    store.save_attempt({**INTERRUPTED, "saved": "2024-01-02 10:00:00"})
+    lesson = {"notebook": "01_mnist_dense"}  # `results` publishes the course's own lessons only
+    store.save_attempt({**GOOD, **lesson, "saved": "2024-01-01 10:00:00"})
+    store.save_attempt({**INTERRUPTED, **lesson, "saved": "2024-01-02 10:00:00"})
     row = runner.markdown_table(store.load_results()).splitlines()[2]
-    assert row == ("| 01_x | smoke | mnist: real | 20 s | test_accuracy 0.9 (a later attempt, 2024-01-02 10:00:00, "
-                   "was interrupted: interrupted by Ctrl-C) |")
+    assert row == ("| 01_mnist_dense | smoke | MNIST handwritten digits: real data | 20 s | test_accuracy 0.9 (a later "
+                   "attempt, 2024-01-02 10:00:00, was interrupted: interrupted by Ctrl-C) |")
     readme = tmp_path / "README.md"
     readme.write_text(f"{runner.README_START}\n{runner.README_END}\n")
     monkeypatch.setattr(paths, "REPO_ROOT", tmp_path)
