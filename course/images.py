@@ -608,7 +608,7 @@ def scan_image_folder(root, *, skip_bad: bool = False, min_classes: int = 2, wor
 
     results = iter(_inspect_all([p for _, files in per_class for p, _ in files], workers))
     by_digest: dict[str, list[str]] = {}
-    empty = []
+    empty = {}  # class folder -> how many of its files were left out
     for name, files in per_class:
         members, sources = [], []
         for path, rel in files:
@@ -622,13 +622,15 @@ def scan_image_folder(root, *, skip_bad: bool = False, min_classes: int = 2, wor
             sources.append(path)
             by_digest.setdefault(result.digest, []).append(rel)
         if not members:
-            empty.append(name)
+            empty[name] = len(files)
             continue
         found.labels += [len(found.class_names)] * len(members)
         found.class_names.append(show(name))
         found.files += members
         found.sources += sources
-    found.skipped += [(name + "/", "empty class folder (no usable images)") for name in empty]
+    found.skipped += [(name + "/", f"every one of its {n} file(s) was left out (listed above): no usable image is "
+                                   f"left in this class" if n else "empty class folder (no files in it)")
+                      for name, n in empty.items()]
     found.duplicates = [tuple(group) for group in by_digest.values() if len(group) > 1]
     if found.skipped and not skip_bad:
         raise ImageFolderError(_problem_list(found.skipped, root) + "\n" + _skip_hint())

@@ -329,6 +329,7 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 def error_text(ename: str, evalue: str) -> str:
     """An exception as the runner reports it: its first line whole, and the course's "Fix: ..." sentence if
     the message carries one (the course's errors put it on a line of its own); no colour codes."""
+    ename = _ANSI.sub("", str(ename))
     lines = [line.strip() for line in _ANSI.sub("", str(evalue)).splitlines() if line.strip()]
     first = lines[0] if lines else ""
     fix = next((line for line in lines[1:] if line.startswith("Fix:")), "")
@@ -350,7 +351,8 @@ def _attempt_error(err: BaseException, executed: Path, build: Path, log: Path) -
         if err.ename == "KeyboardInterrupt":
             return "interrupted", f"interrupted by a KeyboardInterrupt in the notebook{_where_it_stopped(executed)}"
         if err.ename != "StorageError" and storage.is_storage_problem(OSError(str(err.evalue))):
-            return "failed", f"StorageError: {storage.storage_message(build, OSError(str(err.evalue)))}"
+            where = storage.mentioned_path(err.evalue) or build  # TensorFlow/h5py/NumPy name the file, not errno
+            return "failed", f"StorageError: {storage.storage_message(where, OSError(str(err.evalue)))}"
         return "failed", error_text(err.ename, err.evalue)
     if isinstance(err, DeadKernelError):
         return "failed", (f"the kernel died{_where_it_stopped(executed)}: it was killed from outside, most often by "
@@ -671,6 +673,12 @@ def run(names: list[str], params: dict, full: bool, solutions: bool | None = Non
     except storage.StorageError as problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
+    for folder, what in ((paths.cache_dir(), "downloads, stand-ins and converted photos"),
+                         (paths.keras_home() / "models", "downloaded weights")):
+        try:
+            storage.check_writable(folder)
+        except storage.StorageError as err:  # only a problem if a lesson needs to write there: said, not fatal
+            print(f"warning: {what} cannot be kept: {err}", file=sys.stderr)
     _clean_leftovers(build)
     # After Ctrl-C or SIGTERM inside papermill, nbclient's cell task dies with the kernel; asyncio would print
     # "Task exception was never retrieved" and a traceback when that task is collected, possibly at exit.

@@ -99,6 +99,12 @@ def storage_message(path, err: BaseException) -> str:
     return f"cannot write {path} ({what})"
 
 
+def mentioned_path(text: str) -> str | None:
+    """The file an error message names, if any: TensorFlow, h5py and NumPy put it in quotes or after `name = `."""
+    found = re.search(r"""name = '([^']+)'|['"](/[^'"\s]+)['"]|(?<![\w])(/(?:[\w.+-]+/)+[\w.+-]+)""", str(text))
+    return next((g for g in found.groups() if g), None) if found else None
+
+
 def is_storage_problem(err: BaseException) -> bool:
     """True when `err` is a full disk, a read-only folder or a file in a folder's place (errno or message)."""
     number = err.errno if isinstance(err, OSError) and err.errno else _errno_of(str(err))

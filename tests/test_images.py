@@ -108,9 +108,25 @@ def test_skip_bad_keeps_the_good_files_with_right_labels(messy):
     found = scan_image_folder(messy, skip_bad=True)
     assert found.class_names == ["cats", "dogs"], "empty and hidden folders are not classes"
     assert found.counts() == {"cats": sum(o in ("ok", "convert") for *_, o in CASES), "dogs": 1}
-    assert ("empty_class/", "empty class folder (no usable images)") in found.skipped
+    assert ("empty_class/", "empty class folder (no files in it)") in found.skipped
     report = found.report()
     assert "Left out (bad files)" in report and "Converted" in report
+
+
+def test_a_class_whose_every_file_was_left_out_is_not_called_empty(tmp_path):
+    from PIL import Image
+
+    for cls in ("ok1", "ok2"):
+        (tmp_path / cls).mkdir()
+        Image.new("RGB", (8, 8), (10, 20, 30)).save(tmp_path / cls / "a.jpg")
+    (tmp_path / "broken").mkdir()
+    for i in range(3):
+        (tmp_path / "broken" / f"{i}.jpg").write_bytes(b"not a photo")
+    found = scan_image_folder(tmp_path, skip_bad=True)
+    reasons = dict(found.skipped)
+    assert reasons["broken/"] == ("every one of its 3 file(s) was left out (listed above): no usable image is left "
+                                  "in this class")
+    assert "broken/0.jpg" in reasons and found.class_names == ["ok1", "ok2"]
 
 
 def test_every_accepted_file_decodes_in_tensorflow(messy):

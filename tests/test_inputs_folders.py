@@ -174,7 +174,7 @@ REFUSED = [  # (case, folder maker, words the message must contain); makers may 
     ("empty folder", empty_folder, ["has 0 class folder(s)", "at least 2"]),
     ("__MACOSX is not a class", macosx_and_one_class, ["1 class folder(s)", "(cats)"]),
     ("one class's folder itself", one_class_folder_itself, ["holds 3 image(s) directly", "Use its parent"]),
-    ("a class of HEIC photos", heic_class, ["dogs/IMG_0001.HEIC: HEIC", "Most Compatible", "dogs/: empty class"]),
+    ("a class of HEIC photos", heic_class, ["dogs/IMG_0001.HEIC: HEIC", "Most Compatible", "dogs/: every one of its 1 file(s) was left out"]),
     ("unreadable class folder", unreadable_class, ["birds/: folder cannot be read (Permission denied)"]),
     ("unreadable folder", unreadable_root, ["cannot be read (Permission denied)", "Fix its permissions, or use a readable copy"]),
     ("broken link as a class", broken_class_link, ["birds: a broken link", "gone, which does not exist"]),

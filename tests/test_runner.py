@@ -269,3 +269,47 @@ def test_the_guard_shows_one_line_in_ipython_not_a_traceback(monkeypatch):
     assert "Run all" in record.StopRunAll.MESSAGE and "Shift+Enter" in record.StopRunAll.MESSAGE
     monkeypatch.setenv("COURSE_RUN_SOLUTIONS", "1")
     record.Run(notebook="01_x").stop_run_all()  # the course's own runs go on
+
+
+def test_a_cache_that_cannot_be_written_is_a_warning_before_the_run_not_a_failure(notebook_dir, tmp_path, monkeypatch,
+                                                                                  capsys):
+    blocker = tmp_path / "cache-is-a-file"
+    blocker.write_text("x")
+    monkeypatch.setenv("COURSE_CACHE_DIR", str(blocker / "cache"))
+    assert runner.run(["03"], {}, full=False) == 0
+    err = capsys.readouterr().err
+    assert err.count("warning: downloads, stand-ins and converted photos cannot be kept:") == 1
+    assert "COURSE_CACHE_DIR" in err and "a file of that name is in the way" in err
+
+
+def test_the_cell_that_stopped_is_read_from_what_the_kernel_reported(tmp_path):
+    """papermill marks every pending cell "completed" after a kernel dies: nbclient's timing tells the truth."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# Title"), nbformat.v4.new_code_cell("x = 1"),
+                nbformat.v4.new_markdown_cell("## 2. Training"), nbformat.v4.new_code_cell("model.fit(x)\nmore()"),
+                nbformat.v4.new_code_cell("after()")]
+    done = {"iopub.execute_input": "t0", "shell.execute_reply": "t1"}
+    nb.cells[1].metadata = {"execution": done, "papermill": {"status": "completed"}}
+    nb.cells[3].metadata = {"execution": {"iopub.execute_input": "t2"}, "papermill": {"status": "completed"}}
+    nb.cells[4].metadata = {"papermill": {"status": "completed"}}  # never started, though papermill says so
+    path = tmp_path / "executed.ipynb"
+    nbformat.write(nb, path)
+    assert runner.cell_state(path) == {"cell": 4, "heading": "2. Training", "line": "model.fit(x)", "state": "running"}
+    nb.cells[3].metadata["execution"]["shell.execute_reply"] = "t3"
+    nb.cells[4].outputs = [nbformat.v4.new_output("error", ename="ValueError", evalue="boom", traceback=[])]
+    nbformat.write(nb, path)
+    assert runner.cell_state(path)["cell"] == 5 and runner.cell_state(path)["state"] == "raised"
+    path.write_text("{")
+    assert runner.cell_state(path) is None
+
+
+def test_an_error_is_shown_with_its_first_line_whole_and_the_fix_without_colour():
+    evalue = ("The dataset 'mnist' is not available: it is not in the mirror nor in the cache, and the download "
+              "failed (<urlopen error [Errno -2] Name or service not known>).\n"
+              "Fix: run `python -m course download mnist` on a machine with internet.")
+    text = runner.error_text("\x1b[0;31mDataUnavailableError\x1b[0m", evalue)
+    assert "Name or service not known>)." in text, "the first line whole, never cut"
+    assert text.endswith("Fix: run `python -m course download mnist` on a machine with internet.")
+    assert "\x1b" not in text and text.startswith("DataUnavailableError: The dataset 'mnist'")
