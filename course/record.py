@@ -20,6 +20,7 @@ import shutil
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from . import paths, storage
@@ -31,6 +32,8 @@ class Run:
 
     notebook: str = ""  # "04_hotdog_fine_tuning", once `start` names it
     seed: int = 42  # the seed `utils.setup()` gave Python, NumPy and TensorFlow; splits and shuffles use it too
+    device: str = ""  # what `utils.setup()` found to compute on ("CPU only (2 cores)", "1 GPU: Tesla T4")
+    started: str = ""  # when `start` checked the parameters, in UTC (ISO 8601)
     parameters: dict = field(default_factory=dict)  # the values `start` checked
     sources: dict[str, str] = field(default_factory=dict)  # dataset or weights -> where it came from
     unreachable: dict[str, tuple[float, str]] = field(default_factory=dict)  # host -> (when, why)
@@ -138,7 +141,7 @@ class Run:
             except (TypeError, ValueError):
                 raise TypeError(f"metric {key!r} must be a number, got {value!r}") from None
         record = {"notebook": self._name(), "mode": self.mode, "data": self.describe_sources(),
-                  "sources": dict(self.sources), "metrics": clean}
+                  "sources": dict(self.sources), "metrics": clean, "device": self.device, "started": self.started}
         storage.write_atomic(metrics_path(self.notebook), json.dumps(record, indent=2))
         width = max(map(len, clean), default=0)
         print(f"Recorded for {self.notebook} ({self.mode} mode):")
@@ -203,8 +206,9 @@ def start(notebook: str, namespace: dict) -> Run:
         raise ValueError(f"utils.start needs the lesson's name, like '01_mnist_dense'; got {notebook!r}.")
     checked = params.check_lesson(notebook, namespace)
     global _current
-    _current = Run(notebook=notebook, parameters=checked, seed=_current.seed, sources=dict(_current.sources),
-                   unreachable=dict(_current.unreachable), warned=set(_current.warned),
+    started = datetime.now(UTC).isoformat(timespec="seconds")
+    _current = Run(notebook=notebook, parameters=checked, seed=_current.seed, device=_current.device, started=started,
+                   sources=dict(_current.sources), unreachable=dict(_current.unreachable), warned=set(_current.warned),
                    roots=dict(_current.roots) if _current.notebook == notebook else {},
                    backups=dict(_current.backups) if _current.notebook == notebook else {})
     return _current

@@ -464,7 +464,7 @@ def execute(path: Path, params: dict, full: bool, solutions: bool | None = None)
                                    f"lesson.record(...) after lesson = utils.start({path.stem!r}, globals()), and {metrics_file} was not "
                                    f"written")
     if recorded and error is None:
-        record.update({k: recorded[k] for k in ("data", "sources", "metrics") if k in recorded})
+        record.update({k: recorded[k] for k in ("data", "sources", "metrics", "device", "started") if k in recorded})
         if full:
             _keep_full_copy(out, build / FULL_COPIES / path.name)
     if error:

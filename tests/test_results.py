@@ -17,6 +17,7 @@ def test_record_writes_mode_data_and_rounded_metrics(course_env, capsys):
     assert saved["data"] == "mnist: real, mirror /m/mnist"
     assert saved["sources"] == {"mnist": "real, mirror /m/mnist"}
     assert saved["metrics"] == {"test_accuracy": 0.9812, "seconds": 12.0}
+    assert set(saved) >= {"device", "started"}, "what the site shows about the run comes from the record"
     assert "test_accuracy  0.9812" in capsys.readouterr().out
 
 

@@ -170,6 +170,7 @@ def setup(seed: int = SEED) -> None:
     precision_choice()  # a wrong COURSE_PRECISION stops here, before anything slow
     set_seed(seed)
     record.current().seed = seed
+    record.current().device = accelerator()
     mixed = use_fast_gpu_settings()
     if is_smoke():
         # A smoke run takes one or two steps per fit: tracing a graph costs more than it saves (a MobileNet
