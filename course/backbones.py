@@ -33,25 +33,51 @@ from .networks import (
 # --- finding weights: mirror, Keras' cache, a download ------------------------------------------
 
 
-
-def check_weights_file(path: Path, md5: str | None = None) -> str | None:
+def check_weights_file(path: Path, md5: str | None = None, shapes: tuple | None = None) -> str | None:
     """What is wrong with a weights (or class index) file, or None when it is sound.
 
     With Keras' md5 the file must match it. Without one (MobileNet, MobileNetV2, and copies made for a
-    mirror), HDF5 must open it and read every array: a file cut short fails there. A file is read once per
-    process while its size and modification time stay the same.
+    mirror), HDF5 must open it and read every array (a file cut short fails there), and what it holds must
+    be the network it is named for (`shapes`: see `course.networks.SHAPES`), not another network's weights
+    saved under this name. A file is read once per process while its size and modification time stay the same.
     """
     path = Path(path)
     stat = path.stat()
-    return _checked(str(path), stat.st_size, stat.st_mtime_ns, md5)
+    return _checked(str(path), stat.st_size, stat.st_mtime_ns, md5, shapes)
 
 
 @functools.lru_cache(maxsize=64)
-def _checked(path: str, _size: int, _mtime: int, md5: str | None) -> str | None:
-    return _problem(Path(path), md5)
+def _checked(path: str, _size: int, _mtime: int, md5: str | None, shapes: tuple | None) -> str | None:
+    return _problem(Path(path), md5, shapes)
 
 
-def _problem(path: Path, md5: str | None) -> str | None:
+def held_shapes(f) -> tuple:
+    """(layers with weights, first array's shape, last array's shape) of an open Keras weights file."""
+    group = f["model_weights"] if "model_weights" in f else f
+    weighted = []
+    for name in group.attrs["layer_names"]:
+        layer = group[name.decode() if isinstance(name, bytes) else name]
+        arrays = [w.decode() if isinstance(w, bytes) else w for w in layer.attrs.get("weight_names", [])]
+        if arrays:
+            weighted.append((layer[arrays[0]].shape, layer[arrays[-1]].shape))
+    return (len(weighted), tuple(weighted[0][0]), tuple(weighted[-1][1])) if weighted else (0, (), ())
+
+
+def _architecture(expected: tuple | None):
+    def problem(f) -> str | None:
+        if "layer_names" not in f.attrs and "model_weights" not in f:
+            return "not a Keras weights file (no layer_names)"
+        found = held_shapes(f)
+        if expected is not None and found != tuple(expected):
+            return (f"it holds another network's weights: {found[0]} layers with weights, the first array "
+                    f"{found[1]} and the last {found[2]}, where this file's network has {expected[0]}, "
+                    f"{tuple(expected[1])} and {tuple(expected[2])}")
+        return None
+
+    return problem
+
+
+def _problem(path: Path, md5: str | None, shapes: tuple | None = None) -> str | None:
     if path.stat().st_size == 0:
         return "it is empty"
     if md5 is not None:
@@ -63,13 +89,12 @@ def _problem(path: Path, md5: str | None) -> str | None:
         except (ValueError, UnicodeDecodeError) as err:
             return f"not valid JSON ({err})"
         return None
-    return storage.hdf5_problem(path, lambda f: None if "layer_names" in f.attrs or "model_weights" in f
-                                else "not a Keras weights file (no layer_names)")
+    return storage.hdf5_problem(path, _architecture(shapes))
 
 
-def _raise_if_damaged(md5: str | None):
+def _raise_if_damaged(md5: str | None, shapes: tuple | None = None):
     def check(path: Path) -> None:
-        problem = _problem(Path(path), md5)
+        problem = _problem(Path(path), md5, shapes)
         if problem:
             raise downloads.ChecksumError(f"the downloaded file is damaged ({problem}); it was deleted")
 
@@ -89,7 +114,7 @@ def search(wanted: WeightsFile, *, download: bool = True) -> tuple[Path | None, 
         rel = f"keras_home/models/{wanted.file}"
         path = mirror / rel
         if path.is_file():
-            problem = check_weights_file(path, wanted.md5)
+            problem = check_weights_file(path, wanted.md5, wanted.shapes)
             if problem is None:
                 return path, f"mirror {paths.mirror_label(rel)}"
             problems.append(f"the mirror's copy is damaged: {problem}")
@@ -98,7 +123,7 @@ def search(wanted: WeightsFile, *, download: bool = True) -> tuple[Path | None, 
                                   f"{_download_name(wanted)} --to $COURSE_DATA_DIR` with internet.")
     cached = paths.keras_home() / "models" / wanted.file
     if cached.is_file():
-        problem = check_weights_file(cached, wanted.md5)
+        problem = check_weights_file(cached, wanted.md5, wanted.shapes)
         if problem is None:
             return cached, f"cache {paths.label(cached)}"
         aside = storage.set_aside(cached)
@@ -120,13 +145,13 @@ def search(wanted: WeightsFile, *, download: bool = True) -> tuple[Path | None, 
 
 def _fetch(wanted: WeightsFile, dest: Path) -> Path:
     remote = downloads.Remote(wanted.url, f"md5:{wanted.md5}" if wanted.md5 else None)
-    return downloads.fetch(remote, dest, check=_raise_if_damaged(wanted.md5))
+    return downloads.fetch(remote, dest, check=_raise_if_damaged(wanted.md5, wanted.shapes))
 
 
 def download_weights(wanted: WeightsFile, models_dir: Path | None = None) -> Path:
     """Download `wanted` into `models_dir` (default: Keras' cache) unless a sound copy is there already."""
     dest = Path(models_dir or paths.keras_home() / "models") / wanted.file
-    if dest.is_file() and check_weights_file(dest, wanted.md5) is None:
+    if dest.is_file() and check_weights_file(dest, wanted.md5, wanted.shapes) is None:
         return dest
     return _fetch(wanted, dest)
 

@@ -46,6 +46,11 @@ class Backbone:
     top_md5: str | None = None
     top_size: int | None = None  # the only image size its top accepts (VGG's Flatten); None: any
 
+    @property
+    def shapes(self) -> dict[bool, tuple]:
+        """What its weights files hold, by `include_top`: (layers with weights, first array's shape, last's)."""
+        return SHAPES[self.name]
+
 
 BACKBONES: dict[str, Backbone] = {
     b.name: b
@@ -77,6 +82,20 @@ BACKBONES: dict[str, Backbone] = {
 }
 
 
+#: What each network's ImageNet weights files hold, without and with the classifier (`include_top`): how many
+#: layers carry weights, the shape of the first array and of the last. Read off the networks Keras builds
+#: (`tests/test_networks.py` checks them), they tell a file of another network saved under this one's name.
+SHAPES: dict[str, dict[bool, tuple]] = {
+    "mobilenet_025": {False: (54, (3, 3, 3, 8), (256,)), True: (55, (3, 3, 3, 8), (1000,))},
+    "mobilenet_100": {False: (54, (3, 3, 3, 32), (1024,)), True: (55, (3, 3, 3, 32), (1000,))},
+    "mobilenet_v2": {False: (104, (3, 3, 3, 32), (1280,)), True: (105, (3, 3, 3, 32), (1000,))},
+    "resnet50": {False: (106, (7, 7, 3, 64), (2048,)), True: (107, (7, 7, 3, 64), (1000,))},
+    "vgg19": {False: (16, (3, 3, 3, 64), (512,)), True: (19, (3, 3, 3, 64), (1000,))},
+    "inception_v3": {False: (188, (3, 3, 3, 32), (192,)), True: (189, (3, 3, 3, 32), (1000,))},
+    "efficientnet_v2_s": {False: (280, (3, 3, 3, 24), (1280,)), True: (281, (3, 3, 3, 24), (1000,))},
+}
+
+
 @dataclass(frozen=True)
 class WeightsFile:
     """One file Keras keeps in `models/`: its name, where Keras downloads it, Keras' md5 if it has one."""
@@ -84,6 +103,8 @@ class WeightsFile:
     file: str
     url: str
     md5: str | None = None
+    shapes: tuple | None = None  # (layers with weights, first array's shape, last's): see SHAPES
+    network: str = ""  # "MobileNet 0.25 without its classifier", for messages
 
 
 #: ImageNet's 1,000 class names for `decode_predictions`, as Keras downloads and md5-checks them.
@@ -96,7 +117,8 @@ def weights_file(name: str, include_top: bool = False) -> WeightsFile:
     """The ImageNet weights file of backbone `name` (with its classifier when `include_top`)."""
     spec = BACKBONES[name]
     file = spec.top_file if include_top else spec.weights_file
-    return WeightsFile(file, f"{KERAS_WEIGHTS_URL}{spec.folder}/{file}", spec.top_md5 if include_top else spec.md5)
+    return WeightsFile(file, f"{KERAS_WEIGHTS_URL}{spec.folder}/{file}", spec.top_md5 if include_top else spec.md5,
+                       spec.shapes[include_top], f"{name} {'with' if include_top else 'without'} its classifier")
 
 
 def check_backbone(name: str, image_size: int | None = None) -> int:

@@ -41,7 +41,6 @@ def stub_backbone(course_env, monkeypatch):
     """`load_backbone` replaced by a tiny model (seconds instead of MobileNet's export); records its calls."""
     monkeypatch.setenv("KERAS_HOME", str(course_env["tmp"] / "keras-home"))
     monkeypatch.setenv("TFHUB_CACHE_DIR", str(course_env["tmp"] / "tfhub"))
-    monkeypatch.setattr(backbones, "_WARNED", set(), raising=False)
     calls = []
 
     def load_backbone(name, image_size=None, **kwargs):

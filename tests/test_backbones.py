@@ -29,7 +29,6 @@ def nets(course_env, monkeypatch):
     """Empty mirror, cache and Keras home; offline, smoke; nothing warned or checked yet."""
     home = course_env["tmp"] / "keras-home"
     monkeypatch.setenv("KERAS_HOME", str(home))
-    monkeypatch.setattr(backbones, "_WARNED", set(), raising=False)
 
     course_env["models"] = course_env["mirror"] / "keras_home" / "models"
     course_env["keras_models"] = home / "models"
@@ -231,3 +230,35 @@ def test_class_names_stand_in_in_smoke_mode_and_stop_full_mode(nets, monkeypatch
 def test_vgg_classifier_refuses_other_sizes(nets):
     with pytest.raises(ValueError, match="vgg19's ImageNet classifier takes 224x224 images only"):
         backbones.load_classifier("vgg19", 96)
+
+
+# --- a weights file is judged by what it holds, not by its name (held-back cause 2) ---------------------------
+
+
+@pytest.mark.parametrize("saved_as, holds", [
+    ("mobilenet_2_5_224_tf_no_top.h5", "mobilenet_1_0_224_tf_no_top.h5"),    # alpha 1.0 under 0.25's name
+    ("mobilenet_1_0_224_tf_no_top.h5", "mobilenet_1_0_224_tf.h5"),           # the classifier under the headless name
+    ("mobilenet_1_0_224_tf.h5", "mobilenet_2_5_224_tf_no_top.h5"),
+    ("mobilenet_1_0_224_tf_no_top.h5", "some_other_model.h5"),                # not an ImageNet backbone at all
+])
+def test_another_networks_weights_under_this_name_are_named_and_never_loaded(nets, capsys, saved_as, holds):
+    path = nets["models"] / saved_as
+    fake_weights(path, file=holds)
+    name = next(n for n, spec in backbones.BACKBONES.items() if saved_as in (spec.weights_file, spec.top_file))
+    include_top = saved_as == backbones.BACKBONES[name].top_file
+    found, where = backbones.search(backbones.weights_file(name, include_top))
+    assert found is None and "it holds another network's weights" in where
+    out = capsys.readouterr().out
+    assert "is damaged (it holds another network's weights" in out and "is not used" in out
+
+
+def test_the_real_mirror_files_are_the_networks_they_are_named_for():
+    from pathlib import Path
+
+    models = Path(REAL_MIRROR or "/nonexistent") / "keras_home" / "models"
+    files = {("mobilenet_025", False), ("mobilenet_100", False), ("mobilenet_100", True)}
+    if not all((models / backbones.weights_file(n, t).file).is_file() for n, t in files):
+        pytest.skip("needs the offline mirror's MobileNet weights (COURSE_DATA_DIR)")
+    for name, top in files:
+        wanted = backbones.weights_file(name, top)
+        assert backbones.check_weights_file(models / wanted.file, wanted.md5, wanted.shapes) is None

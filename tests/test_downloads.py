@@ -246,7 +246,8 @@ def test_a_mirror_made_by_the_download_command_is_then_used_without_a_request(on
     ("page", "answered with a web page instead of the file"),
 ])
 def test_weights_downloads_are_checked_before_they_are_kept(online, server, monkeypatch, capsys, mode, expected):
-    payload = {"garbage": b"\x00\x01not HDF5" * 100, "page": b"<html>Service unavailable</html>"}.get(mode) or fake_weights()
+    payload = ({"garbage": b"\x00\x01not HDF5" * 100, "page": b"<html>Service unavailable</html>"}.get(mode)
+               or fake_weights(file="mobilenet_2_5_224_tf_no_top.h5"))
     server.add("/keras-applications/mobilenet/mobilenet_2_5_224_tf_no_top.h5", payload, "cut" if mode == "cut" else "ok")
     monkeypatch.setattr(networks, "KERAS_WEIGHTS_URL", server.url("/keras-applications/"))
     mirror = online["tmp"] / "workshop-mirror"
