@@ -17,6 +17,7 @@ import os
 import shutil
 import signal
 import sys
+import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -229,13 +230,17 @@ class _Signals:
 
 @contextmanager
 def _kernel_environment(full: bool, build: Path, attempt_dir: Path):
-    """The kernel's environment: the mode, absolute course folders, and this attempt's own metrics folder.
+    """The kernel's environment: the mode, absolute course folders, this attempt's own metrics folder, and
+    a temporary folder of its own (`TMPDIR`), removed when the kernel is done.
 
     Absolute, because the kernel runs in `notebooks/`: a relative COURSE_BUILD_DIR would land there.
     The metrics folder is this attempt's own, so two runners of one notebook never read each other's numbers.
     """
+    # The kernel's temporary files (TensorFlow's autograph sources, TF Hub's download cache, ...) go into a
+    # folder of this attempt's own, removed with it: nothing is left in the system's temporary folder.
+    kernel_tmp = tempfile.mkdtemp(prefix="course-kernel-")
     changes = {"COURSE_SMOKE": "0" if full else "1", "COURSE_BUILD_DIR": str(build),
-               "COURSE_RESULTS_DIR": str(attempt_dir)}
+               "COURSE_RESULTS_DIR": str(attempt_dir), "TMPDIR": kernel_tmp}
     for name in ("COURSE_DATA_DIR", "COURSE_CACHE_DIR", "KERAS_HOME"):
         if os.environ.get(name):
             changes[name] = os.path.abspath(os.path.expanduser(os.environ[name]))
@@ -255,6 +260,7 @@ def _kernel_environment(full: bool, build: Path, attempt_dir: Path):
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+        shutil.rmtree(kernel_tmp, ignore_errors=True)
 
 
 def _kernel_manager(log_file):
