@@ -10,18 +10,14 @@ subprocesses and kernels put in `TMPDIR`. It is removed when pytest ends, unless
 """
 
 import os
-import shutil
 import tempfile
 from pathlib import Path
 
-from course.references import TEST_TMP_PREFIX, keep_test_files, remove_dead_test_folders
+from course.references import end_test_session, start_test_session
 
 pytest_plugins = ["course.nbval_plugin"]  # lesson outputs compared with tests/references/
 
-_SYSTEM_TEMP = Path(tempfile.gettempdir())
-remove_dead_test_folders(_SYSTEM_TEMP)
-SESSION_TMP = Path(tempfile.mkdtemp(prefix=f"{TEST_TMP_PREFIX}{os.getpid()}-", dir=_SYSTEM_TEMP))
-(SESSION_TMP / "tmp").mkdir()
+SESSION_TMP = start_test_session(Path(tempfile.gettempdir()))
 os.environ["COURSE_TEST_TMP"] = str(SESSION_TMP)
 # This process, its subprocesses and pytest's tmp_path all write their temporary files inside it.
 os.environ["TMPDIR"] = tempfile.tempdir = str(SESSION_TMP / "tmp")
@@ -36,7 +32,6 @@ collect_ignore_glob = ["tests/fixtures/*", "build/*"]
 
 
 def pytest_unconfigure(config):
-    if keep_test_files():
-        print(f"\nCOURSE_KEEP_TEST_BUILD=1: the test session's files are kept in {SESSION_TMP}")
-        return
-    shutil.rmtree(SESSION_TMP, ignore_errors=True)
+    kept = end_test_session(SESSION_TMP)
+    if kept:
+        print(f"\n{kept}")

@@ -84,6 +84,23 @@ def remove_dead_test_folders(temp: Path) -> list[Path]:
     return removed
 
 
+def start_test_session(temp: Path) -> Path:
+    """pytest's folder for everything it writes to the temporary folder `temp`: `course-test-<pid>-*`, with a
+    `tmp/` inside (conftest.py makes it TMPDIR). Folders of pytests that were killed are removed first."""
+    remove_dead_test_folders(temp)
+    session = Path(tempfile.mkdtemp(prefix=f"{TEST_TMP_PREFIX}{os.getpid()}-", dir=temp))
+    (session / "tmp").mkdir()
+    return session
+
+
+def end_test_session(session: Path) -> str | None:
+    """Remove the session's folder; with `COURSE_KEEP_TEST_BUILD=1` keep it and return the line saying where."""
+    if keep_test_files():
+        return f"COURSE_KEEP_TEST_BUILD=1: the test session's files are kept in {session}"
+    shutil.rmtree(session, ignore_errors=True)
+    return None
+
+
 def reference_path(stem: str, cond: str, root: Path | None = None) -> Path:
     return (root or REFERENCES_DIR) / cond / f"{stem}.json"
 

@@ -324,3 +324,20 @@ def test_pytests_temporary_folders_are_inside_the_session_folder(tmp_path):
     assert session.name.startswith(f"course-test-{os.getpid()}-")
     assert tmp_path.is_relative_to(session) and Path(tempfile.gettempdir()).is_relative_to(session)
     assert Path(os.environ["TMPDIR"]).is_relative_to(session)
+
+
+
+@pytest.mark.parametrize("keep", ["", "1"])
+def test_a_test_session_folder_is_removed_at_the_end_unless_asked_to_keep_it(tmp_path, monkeypatch, keep):
+    monkeypatch.setenv("COURSE_KEEP_TEST_BUILD", keep)
+    dead = tmp_path / f"course-test-{2 ** 22 + 1}-old"
+    dead.mkdir()
+    session = refs.start_test_session(tmp_path)
+    assert session.name.startswith(f"course-test-{os.getpid()}-") and (session / "tmp").is_dir()
+    assert not dead.exists(), "a killed pytest's folder is removed by the next one"
+    (session / "tmp" / "left.txt").write_text("x")
+    message = refs.end_test_session(session)
+    if keep:
+        assert session.exists() and message == f"COURSE_KEEP_TEST_BUILD=1: the test session's files are kept in {session}"
+    else:
+        assert message is None and list(tmp_path.iterdir()) == []
