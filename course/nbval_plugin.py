@@ -256,8 +256,11 @@ class LessonCell(nbval.IPyNbCell):
         if settings.lax:
             return
         ref = self.parent.reference
-        entry = ref.cells.get(lesson_cell.id) if ref is not None else None
-        ref_name = f"tests/references/{settings.condition}/{self.parent.stem}.json"
+        ref_name = references._shown(references.reference_path(self.parent.stem, settings.condition))
+        if ref is None:
+            raise OutputsDiffer(f"no references for this notebook ({ref_name} is missing): run "
+                                f"`{references.refresh_hint(self.parent.stem)}`")
+        entry = ref.cells.get(lesson_cell.id)
         brief = self.parent.differed and self.config.getoption("verbose") < 1
         problems = references.compare_cell(lesson_cell.source, outputs, entry, self.parent.masked, ref_name,
                                            self.parent.stem, brief=brief)

@@ -568,11 +568,13 @@ def _pytest_command(notebooks: list[Path], staging: Path) -> list[str]:
 
 
 def _shown(path: Path) -> str:
-    """`path` relative to the repository when it is inside it (as a maintainer types it)."""
-    try:
-        return str(Path(path).relative_to(paths.REPO_ROOT))
-    except ValueError:
-        return str(path)
+    """`path` as a maintainer types it: relative to the repository, else to the current folder, when inside."""
+    for base in (paths.REPO_ROOT, Path.cwd()):
+        try:
+            return str(Path(path).relative_to(base))
+        except ValueError:
+            continue
+    return str(path)
 
 
 def refresh_command(names: list[str], conditions: list[str] | None = None) -> int:

@@ -136,3 +136,5 @@ def test_a_lesson_without_references_fails_and_the_first_line_says_so(lesson):
     result.assert_outcomes(failed=3)
     header = next(line for line in result.outlines if line.startswith("references:"))
     assert "NO REFERENCES for 01: run `python -m course references 01`" in header
+    assert out.count("no references for this notebook (refs/standin/01_tiny.json is missing): run "
+                     "`python -m course references 01`") == 3
