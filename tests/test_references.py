@@ -238,10 +238,10 @@ def test_fingerprint_names_versions_and_cpu_and_says_what_differs():
     here = refs.fingerprint()
     assert set(here) == set(refs.FINGERPRINT_NAMES) and here["python"].count(".") == 2
     assert refs.fingerprint_differences(here, dict(here)) == []
-    other = {**here, "tensorflow": "2.20.0", "cpu_flags": "avx avx2 avx512f"}
+    other = {**here, "tensorflow": "0.0.1", "cpu_flags": "avx512_fp16 amx_tile"}
     assert refs.fingerprint_differences(other, here) == [
-        f"TensorFlow {here['tensorflow']} here, 2.20.0 in the references",
-        f"CPU instruction sets {here['cpu_flags']} here, avx avx2 avx512f in the references"]
+        f"TensorFlow {here['tensorflow']} here, 0.0.1 in the references",
+        f"CPU instruction sets {here['cpu_flags']} here, avx512_fp16 amx_tile in the references"]
 
 
 # --- files and refreshing ------------------------------------------------------------------------------------
