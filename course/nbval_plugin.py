@@ -108,7 +108,7 @@ class Settings:
             return f"references: recording lesson outputs into {self.write_dir}/{self.condition}/, nothing compared"
         if self.lax:
             return "references: --nbval-lax: lesson outputs are NOT compared, cells only run"
-        still = "text, order, number of outputs and figures still compared"
+        still = "library warnings left out; text, order, number of outputs and figures still compared"
         if self.forced == "strict":
             line = f"references: {where}, compared strictly (--references=strict)"
         elif self.forced == "masked":

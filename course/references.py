@@ -364,13 +364,39 @@ def canonical_outputs(outputs: list, sanitize: Sanitizer) -> list[dict]:
     return out
 
 
+#: A warning issued inside an installed package (`<site-packages>/numpy/...py:12: RuntimeWarning: ...`, once
+#: sanitized): which ones appear depends on the packages' versions.
+_LIBRARY_WARNING = re.compile(r"^<site-packages>/\S+:\d+: \w*Warning: ")
+
+
+def without_library_warnings(lines: list[str]) -> list[str]:
+    """`lines` less the warnings issued inside installed packages, each with the source line Python prints
+    under it (indented)."""
+    out, after_warning = [], False
+    for line in lines:
+        if _LIBRARY_WARNING.match(line):
+            after_warning = True
+        elif after_warning and line.startswith("  "):
+            after_warning = False
+        else:
+            after_warning = False
+            out.append(line)
+    return out
+
+
 def transcript(outputs: list[dict], masked: bool = False) -> list[str]:
-    """Stored outputs as the lines that are compared and shown in a diff: a `[kind]` line, then the text."""
+    """Stored outputs as the lines that are compared and shown in a diff: a `[kind]` line, then the text.
+
+    `masked` (another machine, other versions): numbers masked, and warnings issued inside installed
+    packages left out (another NumPy warns where this one does not); a stream with nothing else is no output.
+    """
     lines = []
     for o in outputs:
         (kind, value), = o.items()
         if kind in ("stdout", "stderr"):
-            lines.append(f"[{kind}]")
+            value = without_library_warnings(value) if masked else value
+            if value or not masked:
+                lines.append(f"[{kind}]")
             lines += value
         elif kind == "error":
             lines += ["[error]", value]

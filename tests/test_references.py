@@ -65,6 +65,7 @@ def test_sanitize_file_format_folders_and_directives():
     ("Here the Keras layers were faster per image; one pass", "Here the Keras layers were faster per <batch or image>; one pass"),
     ("  Keras layers per batch:    618 images/s", "Keras layers per batch: <n> images/s"),
     ("opened /tmp/course-test-1-abc/tmp/tmpab12_xyz.json", "opened <tmp>/tmp/tmp<random>.json"),
+    ("/tmp/ipykernel_21136/3187454162.py:3: UserWarning: x", "/tmp/ipykernel_<pid>/<cell>.py:3: UserWarning: x"),
 ])
 def test_what_varies_between_runs_is_sanitized(course_rules, raw, clean):
     assert course_rules(raw) == clean
@@ -206,6 +207,15 @@ def test_masked_comparison_ignores_numbers_but_not_text_or_the_number_of_outputs
     assert "(numbers masked)" in _compare([{"stdout": ["train 900", "precision 0.6431"]}], masked=True)[0]
     assert _compare([{"stdout": ["train 900", "accuracy 0.6431"]}, {"display": {"image/png": "<image/png>"}}],
                     masked=True) is not None
+
+
+def test_masked_comparison_leaves_out_warnings_from_installed_packages_only():
+    warned = [{"stderr": ["<site-packages>/numpy/lib/_function_base_impl.py:3065: RuntimeWarning: invalid value",
+                          "  c /= stddev[:, None]"]}, *REF["outputs"]]
+    assert _compare(warned, masked=True) is None, "another NumPy's warning"
+    assert _compare(warned) is not None, "same versions: a new warning is a change"
+    own = [{"stderr": ["<tmp>/kernels/01_x/tmp/ipykernel_<pid>/<cell>.py:3: UserWarning: careful"]}, *REF["outputs"]]
+    assert _compare(own, masked=True) is not None, "a warning from the lesson's own code still counts"
 
 
 def test_a_cell_without_reference_names_the_refresh_command():
