@@ -8,10 +8,11 @@ reference output of that cell, found by the cell's id in `tests/references/<cond
 - outputs are sanitized first by the rules of `tests/references/sanitize.cfg` (times, paths, addresses,
   progress bars, TensorFlow's log lines: each rule commented there), images become placeholders such as
   `<image/png>` (their number and kind are compared, not their pixels);
-- each reference file records the fingerprint of what made it (Python, TensorFlow, Keras, NumPy, the CPU
-  and the instruction sets TensorFlow's kernels use). When this machine's fingerprint is the same, the
-  comparison is strict; when it differs (another CPU rounds differently, Colab's versions), every number is
-  masked (`<n>`) and the text, the order, the number of outputs and figures are still compared.
+- each reference file records the fingerprint of what made it (Python, TensorFlow, Keras, NumPy, the CPU,
+  the instruction sets TensorFlow's kernels use and the core count). When this machine's fingerprint is the
+  same, the comparison is strict; when it differs (another CPU rounds differently, Colab's versions), every
+  number is masked (`<n>`) and warnings from installed packages are left out, while the text, the order, the
+  number of outputs and figures are still compared.
 
 `python -m course references [NN ...]` makes them again after an intended change (see `refresh_command`).
 This module knows the file format, the sanitizing and the comparison; `course.nbval_plugin` is the pytest
