@@ -133,3 +133,22 @@ def test_a_lesson_without_references_fails_and_the_first_line_says_so(lesson):
     assert "NO REFERENCES for 01: run `python -m course references 01`" in header
     assert out.count("no references for this notebook (refs/standin/01_tiny.json is missing): run "
                      "`python -m course references 01`") == 3
+
+
+class _Config:
+    def __init__(self, **options):
+        self.options = {"references": "auto", "references_write": None, "nbval": True, **options}
+
+    def getoption(self, name, default=None):
+        return self.options.get(name, default)
+
+
+@pytest.mark.parametrize("forced, same, other", [("auto", False, True), ("strict", False, False),
+                                                 ("masked", True, True)])
+def test_comparison_mode_by_fingerprint_unless_forced(forced, same, other):
+    settings = nbval_plugin.Settings(_Config(references=forced))
+    here = references.fingerprint()
+    made_here = references.Reference("01_x", "standin", here, {})
+    made_elsewhere = references.Reference("02_y", "standin", {**here, "numpy": "0.0.1"}, {})
+    assert (settings.masked("01_x", made_here), settings.masked("02_y", made_elsewhere)) == (same, other)
+    assert ("MASKED" in settings.summary()) == other
