@@ -4,6 +4,7 @@
     python -m course site                    build the course website from the executed lessons
     python -m course download NAME ...       fetch datasets and weights (or fill an offline mirror)
     python -m course datasets | results      list the datasets; print the recorded results
+    python -m course references [NN ...]     make the outputs `pytest` compares the lessons with, again
 
 Lessons never import this package themselves: `utils` (the learners' helpers) does, for what a lesson
 needs found or checked (a dataset in a mirror, weights offline, a folder of photos, the run's parameters).

@@ -1,4 +1,4 @@
-"""Command line: `python -m course run|download|datasets|results|site`. See `python -m course --help`."""
+"""Command line: `python -m course run|download|datasets|results|site|references`. See `python -m course --help`."""
 
 from __future__ import annotations
 
@@ -50,6 +50,12 @@ def _main(argv: list[str] | None = None) -> int:
     site.add_argument("--screenshots", metavar="DIR", help="then take PNG screenshots (home, a full and a smoke lesson, "
                       "a solutions page; desktop and phone widths) into DIR, e.g. docs/screenshots (needs Chromium)")
 
+    refs = sub.add_parser("references", help="run the lessons as pytest does and write the outputs pytest compares "
+                          "them with (tests/references/), after an intended change; prints what changed")
+    refs.add_argument("notebooks", nargs="*", help="names or numbers, e.g. 01 or mnist_dense (default: all)")
+    refs.add_argument("--condition", choices=("standin", "mirror"), action="append",
+                      help="only this data condition (default: standin, and mirror when COURSE_DATA_DIR is set)")
+
     args = parser.parse_args(argv)
     from .paths import resolve_environment
 
@@ -75,6 +81,10 @@ def _main(argv: list[str] | None = None) -> int:
 
         return run_notebooks(args.notebooks, parse_parameters(args.param), args.full,
                              True if args.solutions else None)
+    if args.command == "references":
+        from .references import refresh_command
+
+        return refresh_command(args.notebooks, args.condition)
     if args.command == "results":
         from .runner import results_command
 

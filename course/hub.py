@@ -18,12 +18,15 @@ import http.client
 import inspect
 import json
 import os
+import random
 import shutil
 import socket
 from collections.abc import Callable
+from contextlib import contextmanager
 from pathlib import Path
 
 import keras
+import numpy as np
 import tensorflow as tf
 import tensorflow_hub
 
@@ -199,6 +202,30 @@ def export_problem(folder: str | Path) -> str | None:
     return None
 
 
+#: The seed an export's network is built with (its random weights, when it has no ImageNet weights).
+EXPORT_SEED = 1234
+
+
+@contextmanager
+def _random_state_of_its_own(seed: int = EXPORT_SEED):
+    """Run the block with Python's and NumPy's global random state seeded with `seed`, then give the session
+    its own state back.
+
+    Building a network draws each layer's initializer seed from Python's `random`. Without this, a session
+    that exports (the first run on a machine) would go on with another random state than a session that
+    finds the export cached (every later run): its numbers would depend on the cache. With it, the session
+    draws the same numbers either way, and an export's random weights are the same whoever made it.
+    """
+    python_state, numpy_state = random.getstate(), np.random.get_state()
+    random.seed(seed)
+    np.random.seed(seed)
+    try:
+        yield
+    finally:
+        random.setstate(python_state)
+        np.random.set_state(numpy_state)
+
+
 def export_backbone(name: str = "mobilenet_025") -> Path:
     """Export `utils.load_backbone(name)` as a hub-format SavedModel once, and return its folder.
 
@@ -223,8 +250,9 @@ def export_backbone(name: str = "mobilenet_025") -> Path:
     policy = keras.mixed_precision.global_policy()
     try:
         keras.mixed_precision.set_global_policy(EXPORT_DTYPE)  # built and traced in float32, also on a GPU
-        model, preprocess = backbones.load_backbone(name)
-        export_savedmodel(model, staging, preprocess=preprocess)
+        with _random_state_of_its_own():  # the session draws the same numbers whether it exported or not
+            model, preprocess = backbones.load_backbone(name)
+            export_savedmodel(model, staging, preprocess=preprocess)
         (staging / MANIFEST).write_text(json.dumps({"backbone": name, "weights": tag, "dtype": EXPORT_DTYPE,
                                                     "files": _inventory(staging)}, indent=1))
         try:

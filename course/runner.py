@@ -18,6 +18,7 @@ import re
 import shutil
 import signal
 import sys
+import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -219,15 +220,19 @@ class _Signals:
 
 @contextmanager
 def _kernel_environment(full: bool, build: Path, attempt_dir: Path, given=(), solutions: bool | None = None):
-    """The kernel's environment: the mode, absolute course folders, and this attempt's own metrics folder.
+    """The kernel's environment: the mode, absolute course folders, this attempt's own metrics folder, and
+    a temporary folder of its own (`TMPDIR`), removed when the kernel is done.
 
     Absolute, because the kernel runs in `notebooks/`: a relative COURSE_BUILD_DIR would land there.
     The metrics folder is this attempt's own, so two runners of one notebook never read each other's numbers.
     `given`: the `-p` names, which a smoke run keeps as given instead of shrinking them. `solutions`: run the
     lessons' solutions too (default: in smoke mode, which checks them, not in full mode, which measures the lesson).
     """
+    # The kernel's temporary files (TensorFlow's autograph sources, TF Hub's download cache, ...) go into a
+    # folder of this attempt's own, removed with it: nothing is left in the system's temporary folder.
+    kernel_tmp = tempfile.mkdtemp(prefix="course-kernel-")
     changes = {"COURSE_SMOKE": "0" if full else "1", "COURSE_BUILD_DIR": str(build),
-               "COURSE_RESULTS_DIR": str(attempt_dir), GIVEN: ",".join(given),
+               "COURSE_RESULTS_DIR": str(attempt_dir), GIVEN: ",".join(given), "TMPDIR": kernel_tmp,
                "COURSE_RUN_SOLUTIONS": "1" if (not full if solutions is None else solutions) else "0"}
     for name in ("COURSE_DATA_DIR", "COURSE_CACHE_DIR", "KERAS_HOME"):
         if os.environ.get(name):
@@ -248,6 +253,7 @@ def _kernel_environment(full: bool, build: Path, attempt_dir: Path, given=(), so
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+        shutil.rmtree(kernel_tmp, ignore_errors=True)
 
 
 def _kernel_manager(log_file):

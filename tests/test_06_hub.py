@@ -1,6 +1,7 @@
 """course.hub: the model catalogue, the local hub-format export, and the Keras 3 HubLayer (offline, seconds)."""
 
 import json
+import random
 
 import numpy as np
 import pytest
@@ -91,6 +92,41 @@ def test_real_weights_get_their_own_export(stub_backbone, course_env):
     assert real_path != random_path and real_path.name.startswith("mobilenet_025-imagenet-")
     assert stub_backbone == ["mobilenet_025", "mobilenet_025"]
     assert {p.name for p in real_path.parent.iterdir()} == {random_path.name, real_path.name}, "no staging left"
+
+
+@pytest.fixture
+def unseeded_backbone(stub_backbone, monkeypatch):
+    """`load_backbone` building its net the way Keras Applications do: seeds drawn from Python's `random`."""
+    def load_backbone(name, image_size=None, **kwargs):
+        return keras.Sequential([keras.Input((None, None, 3)), keras.layers.Conv2D(4, 3),
+                                 keras.layers.GlobalAveragePooling2D()]), lambda x: x / 127.5 - 1.0
+
+    monkeypatch.setattr(backbones, "load_backbone", load_backbone)
+
+
+def _draws():
+    return random.random(), float(np.random.random())
+
+
+def test_exporting_leaves_the_sessions_random_state_as_it_was(unseeded_backbone, course_env):
+    # A first run exports, a later run finds the export cached: both must go on drawing the same numbers
+    # (06's smoke numbers depended on whether an earlier run had cached the export).
+    keras.utils.set_random_seed(7)
+    path = hub.export_backbone("mobilenet_025")
+    after_exporting = _draws()
+    keras.utils.set_random_seed(7)
+    assert hub.export_backbone("mobilenet_025") == path  # cached: nothing is built
+    assert _draws() == after_exporting
+
+
+def test_an_exports_random_weights_are_the_same_whoever_made_it(unseeded_backbone, course_env, monkeypatch):
+    weights = []
+    for seed in (1, 2):
+        monkeypatch.setenv("COURSE_CACHE_DIR", str(course_env["tmp"] / f"cache{seed}"))
+        keras.utils.set_random_seed(seed)
+        weights.append([v.numpy() for v in tensorflow_hub.load(str(hub.export_backbone("mobilenet_025"))).variables])
+    for first, second in zip(*weights):
+        np.testing.assert_array_equal(first, second)
 
 
 def test_mobilenet_100_is_exported_like_mobilenet_025_keyed_by_its_weights(stub_backbone, course_env):

@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+import tempfile
 
 import nbformat
 import pytest
@@ -43,6 +44,19 @@ def test_kernels_draw_inline_figures_even_when_the_caller_chose_a_backend(notebo
     executed = json.loads((paths.build_dir() / "04_plot.ipynb").read_text())
     outputs = [o for c in executed["cells"] for o in c.get("outputs", [])]
     assert any("image/png" in o.get("data", {}) for o in outputs), "the figure was not shown inline"
+
+
+def test_a_kernels_temporary_files_are_removed_with_it(notebook_dir, monkeypatch, tmp_path):
+    # TensorFlow's autograph sources and TF Hub's cache land in TMPDIR and outlive the kernel
+    system_tmp = tmp_path / "system-tmp"
+    system_tmp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(system_tmp))
+    monkeypatch.setenv("TMPDIR", str(system_tmp))
+    _notebook(notebook_dir / "04_temp.ipynb",
+              'import os, tempfile\nleft = tempfile.NamedTemporaryFile(suffix=".py", delete=False).name\n'
+              'assert left.startswith(os.environ["TMPDIR"])\nutils.record_results("04_temp", n=1)')
+    assert runner.run(["04"], {}, full=False) == 0
+    assert list(system_tmp.iterdir()) == []
 
 
 def test_select_by_number_name_and_fragment(notebook_dir):
@@ -110,7 +124,7 @@ def test_a_later_smoke_or_failed_run_never_replaces_the_last_good_full_copy(note
 def test_cli_help_lists_the_commands():
     out = subprocess.run([sys.executable, "-m", "course", "--help"], capture_output=True, text=True,
                          cwd=paths.REPO_ROOT, check=True).stdout
-    for command in ("run", "download", "datasets"):
+    for command in ("run", "download", "datasets", "references"):
         assert command in out
 
 
