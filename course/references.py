@@ -57,7 +57,7 @@ def condition() -> str:
 
 def keep_test_files() -> bool:
     """`COURSE_KEEP_TEST_BUILD=1`: pytest keeps its temporary folder (build, kernels' caches) for debugging."""
-    return paths._flag("COURSE_KEEP_TEST_BUILD")
+    return paths.flag("COURSE_KEEP_TEST_BUILD")
 
 
 def _alive(pid: int) -> bool:

@@ -54,7 +54,7 @@ def test_a_kernels_temporary_files_are_removed_with_it(notebook_dir, monkeypatch
     monkeypatch.setenv("TMPDIR", str(system_tmp))
     _notebook(notebook_dir / "04_temp.ipynb",
               'import os, tempfile\nleft = tempfile.NamedTemporaryFile(suffix=".py", delete=False).name\n'
-              'assert left.startswith(os.environ["TMPDIR"])\nutils.record_results("04_temp", n=1)')
+              'assert left.startswith(os.environ["TMPDIR"])\nrecord.Run(notebook="04_temp").record(n=1)')
     assert runner.run(["04"], {}, full=False) == 0
     assert list(system_tmp.iterdir()) == []
 
