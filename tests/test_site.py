@@ -1045,35 +1045,26 @@ def test_the_current_folder_is_refused_as_the_output(build, tmp_path, monkeypatc
     assert "already holds files the course did not make" in capsys.readouterr().err
 
 
-def test_a_site_the_course_made_is_replaced_and_a_new_or_empty_folder_is_used(build, tmp_path):
+def test_a_new_or_empty_folder_is_used_its_own_site_replaced_and_a_failed_rebuild_keeps_it(build, tmp_path,
+                                                                                          monkeypatch):
     _write_run(build)
     out = tmp_path / "published"
-    site.build(out=out)
+    out.mkdir()  # an empty folder is the site's to fill
+    assert site.build(out=out) == out and (out / "index.html").exists()
     (out / "stale.html").write_text("from an older build")
     site.build(out=out)  # its own earlier build: replaced whole
     assert (out / "index.html").exists() and not (out / "stale.html").exists()
-    empty = tmp_path / "empty"
-    empty.mkdir()
-    assert site.build(out=empty) == empty and (empty / "index.html").exists()
-
-
-@pytest.mark.parametrize("stop", [RuntimeError("mkdocs broke"), KeyboardInterrupt()])
-def test_a_failed_or_interrupted_rebuild_keeps_the_previous_site_and_leaves_no_half_build(build, tmp_path,
-                                                                                        monkeypatch, stop):
-    _write_run(build)
-    out = tmp_path / "published"
-    site.build(out=out)
     pages = sorted(p.name for p in out.iterdir())
+    for stop in (RuntimeError("mkdocs broke"), KeyboardInterrupt()):
+        def broken(config_file, stop=stop):
+            (Path(str(config_file)).parent / "half-written").write_text("x")
+            raise stop
 
-    def broken(config_file):
-        (Path(str(config_file)).parent / "half-written").write_text("x")
-        raise stop
-
-    monkeypatch.setattr(site, "_mkdocs", broken)
-    with pytest.raises(type(stop)):
-        site.build(out=out)
-    assert sorted(p.name for p in out.iterdir()) == pages, "the previous site is whole"
-    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".published")] == [], "no staging left"
+        monkeypatch.setattr(site, "_mkdocs", broken)
+        with pytest.raises(type(stop)):
+            site.build(out=out)
+        assert sorted(p.name for p in out.iterdir()) == pages, "the previous site is whole"
+        assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".published")] == [], "no staging left"
 
 
 def test_ctrl_c_while_building_the_site_is_one_line_and_exit_130(build, monkeypatch, capsys):
