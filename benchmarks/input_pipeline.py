@@ -7,13 +7,13 @@ Three pipelines deliver the same thing, float32 batches of augmented RGB images 
 
   (a) decode + resize only, in parallel: the ceiling, no augmentation at all;
   (b) `ImageDataGenerator.flow_from_directory` with the augmentation policy (legacy Keras);
-  (c) the course's `tf.data` pipeline (`utils.make_dataset`) with the same policy: parallel decode,
-      decoded images cached in memory, augmentation on whole batches, prefetch.
+  (c) a `tf.data` pipeline with the same policy: parallel decode, decoded images cached in memory,
+      augmentation on whole batches, prefetch.
 
 The policy is notebook 03's: horizontal flip, zoom in by up to 20%, brightness +-20%; (c) applies it to
-whole batches with `tf.image` ops (Keras' preprocessing layers are several times slower on a CPU). Passes are
-interleaved (a, b, c, a, b, c, ...) after one warm-up pass each (which also fills (c)'s cache), and the
-median of --repeats passes is reported with the ratios. Goals on a 2-core CPU: (c)/(b) >= 4, (c)/(a) >= 0.7.
+whole batches with `tf.image` ops. Passes are interleaved (a, b, c, a, b, c, ...) after one warm-up pass
+each (which also fills (c)'s cache), and the median of --repeats passes is reported with the ratios, the
+same method as notebook 03's `time_pipelines`. Goals on a 2-core CPU: (c)/(b) >= 4, (c)/(a) >= 0.7.
 """
 
 from __future__ import annotations
@@ -21,12 +21,37 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 ZOOM, BRIGHTNESS = 0.2, 0.2
+SEED = 42
+
+
+def time_pipelines(pipelines, n_images, repeats, warmup=1):
+    """Images per second of each pipeline: warm-up rounds, then timed rounds taking turns (notebook 03's method).
+
+    Returns {name: [images/s of each timed pass]}.
+    """
+    def one_pass(make):
+        seen, start = 0, time.perf_counter()
+        for batch in make():
+            seen += len(batch[0])
+            if seen >= n_images:
+                return seen / (time.perf_counter() - start)
+        raise ValueError(f"the pipeline ran out after {seen} images; asked to time {n_images}")
+
+    for _ in range(warmup):
+        for make in pipelines.values():
+            one_pass(make)
+    runs = {name: [] for name in pipelines}
+    for _ in range(repeats):
+        for name, make in pipelines.items():
+            runs[name].append(one_pass(make))
+    return runs
 
 
 def main(argv=None) -> int:
@@ -38,12 +63,14 @@ def main(argv=None) -> int:
     parser.add_argument("--batch", type=int, default=32, help="batch size (default 32)")
     args = parser.parse_args(argv)
 
+    import keras
+    import numpy as np
+    import pandas as pd
     import tensorflow as tf
 
     import utils
-    from utils.augment import compare_throughput, throughput_table
 
-    utils.set_seed(deterministic=False)  # a speed measurement: let TensorFlow use its fastest kernels
+    keras.utils.set_random_seed(SEED)  # no op determinism: a speed measurement lets TensorFlow use its fastest kernels
     root = Path(args.data).expanduser() if args.data else utils.locate("flower_photos")
     folder = utils.scan_image_folder(root)
     size = (args.size, args.size)
@@ -68,19 +95,32 @@ def main(argv=None) -> int:
     datagen = tf.keras.preprocessing.image.ImageDataGenerator(
         horizontal_flip=True, zoom_range=(1 - ZOOM, 1.0), brightness_range=(1 - BRIGHTNESS, 1 + BRIGHTNESS))
 
-    ceiling = utils.make_dataset(folder.files, folder.labels, size, args.batch)
-    course = utils.make_dataset(folder.files, folder.labels, size, args.batch, shuffle=True, seed=utils.SEED,
-                                cache=True, augment=policy)
+    def load(path, label):
+        return tf.image.resize(tf.io.decode_jpeg(tf.io.read_file(path), channels=3), size), label
+
+    def tfdata(augment):
+        ds = tf.data.Dataset.from_tensor_slices((list(folder.files), list(folder.labels)))
+        if augment:
+            ds = ds.shuffle(len(folder.files), seed=SEED, reshuffle_each_iteration=False)  # the cache keeps one order
+            ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE).cache()
+            ds = ds.batch(args.batch).map(lambda x, y: (policy(x), y), num_parallel_calls=tf.data.AUTOTUNE)
+        else:
+            ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE).batch(args.batch)
+        return ds.prefetch(tf.data.AUTOTUNE)
+
+    ceiling, course = tfdata(augment=False), tfdata(augment=True)
     pipelines = {
         "(a) decode + resize only": lambda: ceiling,
         "(b) ImageDataGenerator": lambda: datagen.flow_from_directory(
-            root, target_size=size, batch_size=args.batch, class_mode="sparse", seed=utils.SEED),
-        "(c) course tf.data": lambda: course,
+            root, target_size=size, batch_size=args.batch, class_mode="sparse", seed=SEED),
+        "(c) tf.data + tf.image": lambda: course,
     }
-    results = compare_throughput(pipelines, n_images=n, repeats=args.repeats, warmup=1)
-    table = throughput_table(results, baseline="(b) ImageDataGenerator")
+    runs = time_pipelines(pipelines, n_images=n, repeats=args.repeats, warmup=1)
+    base = np.median(runs["(b) ImageDataGenerator"])
+    table = pd.DataFrame({name: {"images/s (median)": np.median(r), "slowest pass": min(r), "fastest pass": max(r),
+                                 "x (b)": np.median(r) / base} for name, r in runs.items()}).T.round(2)
     print(table.to_string())
-    a, b, c = (results[k].median for k in pipelines)
+    a, b, c = (np.median(runs[k]) for k in pipelines)
     print(f"\n(c)/(b) = {c / b:.2f}x  (goal >= 4)\n(c)/(a) = {c / a:.2f}   (goal >= 0.70)")
     return 0
 

@@ -1,12 +1,28 @@
-"""utils.augment: the grid of random draws shows what it is given, and the throughput timer counts right."""
+"""Notebook 03: utils.augment's grid shows what it is given; the lesson's timer and policy do what the text says."""
+
+import ast
+import json
 
 import matplotlib
 
 matplotlib.use("Agg")
 import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
+from course import paths  # noqa: E402
 from utils import augment  # noqa: E402
+
+NOTEBOOK = paths.REPO_ROOT / "notebooks" / "03_image_augmentation.ipynb"
+
+
+def notebook_functions(marker: str, namespace: dict) -> dict:
+    """Run only the functions of the notebook's first code cell that contains `marker` (not its demo code)."""
+    cells = json.loads(NOTEBOOK.read_text())["cells"]
+    source = next("".join(c["source"]) for c in cells if c["cell_type"] == "code" and marker in "".join(c["source"]))
+    keep = [n for n in ast.parse(source).body if isinstance(n, ast.FunctionDef)]
+    exec(compile(ast.Module(body=keep, type_ignores=[]), "<notebook>", "exec"), namespace)
+    return namespace
 
 
 def _mosaic(fig):
@@ -57,75 +73,51 @@ def test_grid_accepts_tensor_like_images():
     assert _mosaic(fig).shape[1] == 2 * 10 + 4
 
 
-def _batches(n_batches, batch_size=4, with_labels=True):
-    for _ in range(n_batches):
-        images = np.zeros((batch_size, 2, 2, 3))
-        yield (images, np.zeros(batch_size)) if with_labels else images
+class _Clock:
+    """A stand-in for the `time` module: every perf_counter() call advances one second."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def perf_counter(self):
+        self.now += 1.0
+        return self.now
 
 
-def test_time_pass_counts_images_and_stops_at_n(monkeypatch):
-    clock = iter([10.0, 12.0])  # 2 seconds for the pass
-    monkeypatch.setattr(augment.time, "perf_counter", lambda: next(clock))
-    pulled = []
-
-    def factory():
-        for batch in _batches(100):
-            pulled.append(1)
-            yield batch
-
-    assert augment.time_pass(factory, n_images=10) == pytest.approx(12 / 2)  # 3 batches of 4 reach 10
-    assert len(pulled) == 3, "an endless iterator is not drained"
+def _pipeline(name, log, n_batches=100, batch_size=4):
+    """A factory like the notebook's: each call starts a fresh pass over (images, labels) batches, logged."""
+    def make():
+        log.append(name)
+        for _ in range(n_batches):
+            log.append(f"{name} batch")
+            yield np.zeros((batch_size, 2, 2, 3)), np.zeros(batch_size)
+    return make
 
 
-def test_time_pass_accepts_bare_batches_and_dict_features():
-    assert augment.time_pass(lambda: _batches(2, with_labels=False), 8) > 0
-    assert augment.time_pass(lambda: iter([({"image": np.zeros((5, 1))}, np.zeros(5))]), 5) > 0
+def test_lesson_timer_warms_up_then_takes_turns_and_counts_images():
+    timer = notebook_functions("def time_pipelines(", {"time": _Clock(), "pd": pd})["time_pipelines"]
+    log = []
+    passes = timer({"a": _pipeline("a", log), "b": _pipeline("b", log)}, n_images=10, repeats=2, warmup=1)
+    starts = [entry for entry in log if not entry.endswith("batch")]
+    assert starts == ["a", "b", "a", "b", "a", "b"], "one warm-up round, then the pipelines take turns"
+    assert log.count("a batch") == 3 * 3, "each pass stops at the batch that reaches n_images (3 batches of 4)"
+    assert list(passes.columns) == ["a", "b"] and len(passes) == 2, "one row per timed round, warm-up left out"
+    assert passes.to_numpy().tolist() == [[12.0, 12.0]] * 2, "12 images in the 1 s between the two clock reads"
 
 
-def test_time_pass_refuses_a_pipeline_that_runs_dry():
+def test_lesson_timer_refuses_a_pipeline_that_runs_dry():
+    timer = notebook_functions("def time_pipelines(", {"time": _Clock(), "pd": pd})["time_pipelines"]
     with pytest.raises(ValueError, match="ran out after 8 images"):
-        augment.time_pass(lambda: _batches(2), n_images=9)
-    with pytest.raises(ValueError):
-        augment.time_pass(lambda: _batches(2), n_images=0)
+        timer({"short": _pipeline("short", [], n_batches=2)}, n_images=9, repeats=1, warmup=0)
 
 
-def test_images_per_second_warms_up_then_reports_the_median_of_repeats(monkeypatch):
-    rates = iter([1.0, 5.0, 3.0, 100.0])
-    calls = []
-    monkeypatch.setattr(augment, "time_pass", lambda factory, n: calls.append(n) or next(rates))
-    result = augment.images_per_second(lambda: [], n_images=7, repeats=3, warmup=1)
-    assert result.runs == [5.0, 3.0, 100.0], "the warm-up pass (1.0) is not reported"
-    assert result.median == 5.0 and result.n_images == 7 and calls == [7, 7, 7, 7]
-    assert "5.0 images/s" in str(result)
-    with pytest.raises(ValueError):
-        augment.images_per_second(lambda: [], n_images=7, repeats=0)
-
-
-def test_compare_throughput_interleaves_the_pipelines(monkeypatch):
-    order = []
-
-    def fake_pass(factory, n):
-        order.append(factory())
-        return {"a": 10.0, "b": 30.0}[order[-1]]
-
-    monkeypatch.setattr(augment, "time_pass", fake_pass)
-    results = augment.compare_throughput({"a": lambda: "a", "b": lambda: "b"}, n_images=4, repeats=2, warmup=1)
-    assert order == ["a", "b", "a", "b", "a", "b"], "warm-up, then round-robin"
-    assert results["a"].runs == [10.0, 10.0] and results["b"].median == 30.0
-
-
-def test_throughput_table_shows_the_speedup_over_the_baseline():
-    results = {"slow": augment.Throughput([10.0, 12.0, 11.0], 50), "fast": augment.Throughput([40.0, 44.0, 50.0], 50)}
-    table = augment.throughput_table(results, baseline="slow")
-    assert table.loc["fast", "images/s (median)"] == 44.0
-    assert table.loc["fast", "x slow"] == 4.0 and table.loc["slow", "x slow"] == 1.0
-    assert table.loc["slow", "slowest pass"] == 10.0 and table.loc["slow", "fastest pass"] == 12.0
-    with pytest.raises(KeyError):
-        augment.throughput_table(results, baseline="missing")
-
-
-def test_timing_a_real_tf_data_pipeline():
+def test_lesson_policy_is_stateless_and_keeps_size_and_range():
     tf = pytest.importorskip("tensorflow")
-    ds = tf.data.Dataset.from_tensor_slices(np.zeros((20, 4, 4, 3), np.float32)).batch(8)
-    result = augment.images_per_second(lambda: ds, n_images=16, repeats=2)
-    assert len(result.runs) == 2 and result.median > 0
+    namespace = notebook_functions("def augment_image(", {"tf": tf, "IMAGE_SIZE": 16, "ZOOM": 0.2, "BRIGHTNESS": 0.2})
+    augment_image = namespace["augment_image"]
+    image = tf.constant(np.random.default_rng(0).uniform(0, 255, (16, 16, 3)), tf.float32)
+    draws = [augment_image(image, tf.constant([i, 42])) for i in range(8)]
+    assert all(d.shape == (16, 16, 3) for d in draws)
+    assert all(float(tf.reduce_min(d)) >= 0 and float(tf.reduce_max(d)) <= 255 for d in draws)
+    assert np.array_equal(draws[3], augment_image(image, tf.constant([3, 42]))), "the same seed, the same image"
+    assert len({d.numpy().tobytes() for d in draws}) == 8, "other seeds, other images"

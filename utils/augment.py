@@ -1,26 +1,16 @@
-"""Plumbing for the augmentation lesson (notebook 03): a grid of random draws, and a throughput timer.
+"""Plotting plumbing for the augmentation lesson (notebook 03): a grid of random draws.
 
     fig = augmentation_grid(cat, {"flip": [tf.image.random_flip_left_right(cat) for _ in range(6)]})
-    speed = images_per_second(lambda: dataset, n_images=500, repeats=5)
-    print(speed.median, speed.runs)
-    table = throughput_table(compare_throughput({"old": make_old, "new": make_new}, 500), baseline="old")
 
-The augmentations themselves stay in the notebook, where they are the lesson; this module only draws
-them and times input pipelines. Nothing here imports TensorFlow: anything that yields batches of NumPy
-arrays or tensors (a `tf.data.Dataset`, a Keras `ImageDataGenerator` iterator, a Python generator) can
-be timed, so `benchmarks/` can reuse the timer for any input pipeline.
+The augmentations themselves, and the timing of input pipelines, stay in the notebook, where they are the
+lesson; this module only draws images. It does not import TensorFlow.
 """
 
 from __future__ import annotations
 
-import statistics
-import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 
 import numpy as np
-
-# --- grids of random draws ---------------------------------------------------------------------
 
 
 def _fit_in_cell(image, scale: float, cell: tuple[int, int], max_factor: float = np.inf) -> np.ndarray:
@@ -98,111 +88,3 @@ def augmentation_grid(
     if title:
         fig.suptitle(title, y=1 - 0.08 / height_in, va="top")
     return fig
-
-
-# --- input-pipeline throughput -----------------------------------------------------------------
-
-
-@dataclass
-class Throughput:
-    """Images per second of one input pipeline: one number per timed pass, and their median."""
-
-    runs: list[float]
-    n_images: int
-
-    @property
-    def median(self) -> float:
-        return statistics.median(self.runs)
-
-    def __str__(self) -> str:
-        runs = ", ".join(f"{r:.0f}" for r in self.runs)
-        return f"{self.median:.1f} images/s (median of {len(self.runs)} passes of {self.n_images} images: {runs})"
-
-
-def _batch_size(batch) -> int:
-    """How many images a batch holds: the length of its first element for (images, labels) pairs."""
-    images = batch[0] if isinstance(batch, (tuple, list)) else batch
-    if isinstance(images, Mapping):  # a dict of features: any one of them
-        images = next(iter(images.values()))
-    return int(images.shape[0])
-
-
-def time_pass(iterable_factory: Callable[[], Iterable], n_images: int) -> float:
-    """Images per second of one pass: make a fresh iterable, pull batches until `n_images` images.
-
-    The clock includes creating the iterable (a pipeline's start-up cost is real) and stops at the
-    batch that reaches `n_images`, so an endless iterator (`ImageDataGenerator.flow_from_directory`,
-    `dataset.repeat()`) can be timed too. A pipeline that runs dry first raises `ValueError`.
-    """
-    if n_images < 1:
-        raise ValueError(f"n_images must be at least 1, got {n_images}")
-    count = 0
-    start = time.perf_counter()
-    for batch in iterable_factory():
-        count += _batch_size(batch)
-        if count >= n_images:
-            break
-    seconds = time.perf_counter() - start
-    if count < n_images:
-        raise ValueError(f"the pipeline ran out after {count} images; asked to time {n_images}")
-    return count / seconds
-
-
-def images_per_second(
-    iterable_factory: Callable[[], Iterable],
-    n_images: int,
-    repeats: int = 3,
-    warmup: int = 1,
-) -> Throughput:
-    """Time an input pipeline: `warmup` untimed passes, then `repeats` timed ones; report the median.
-
-    `iterable_factory` returns a fresh iterable of batches each time it is called (for example
-    `lambda: dataset` or `lambda: datagen.flow_from_directory(...)`). Warm-up passes fill the
-    operating system's file cache and let TensorFlow trace its functions, which would otherwise be
-    charged to the first contender only. The median of several passes resists the odd slow pass
-    caused by other programs on a shared machine.
-    """
-    return compare_throughput({"pipeline": iterable_factory}, n_images, repeats, warmup)["pipeline"]
-
-
-def compare_throughput(
-    pipelines: Mapping[str, Callable[[], Iterable]],
-    n_images: int,
-    repeats: int = 3,
-    warmup: int = 1,
-) -> dict[str, Throughput]:
-    """`images_per_second` for several pipelines, with their passes interleaved.
-
-    Round-robin order (A, B, A, B, ...) means that a burst of load from another program slows every
-    contender a little rather than one of them a lot, which makes the ratio between them fair.
-    """
-    if repeats < 1:
-        raise ValueError(f"repeats must be at least 1, got {repeats}")
-    for _ in range(warmup):
-        for factory in pipelines.values():
-            time_pass(factory, n_images)
-    runs: dict[str, list[float]] = {name: [] for name in pipelines}
-    for _ in range(repeats):
-        for name, factory in pipelines.items():
-            runs[name].append(time_pass(factory, n_images))
-    return {name: Throughput(r, n_images) for name, r in runs.items()}
-
-
-def throughput_table(results: Mapping[str, Throughput], baseline: str):
-    """A pandas table: median images/s, the slowest and fastest pass, and the speed-up over `baseline`."""
-    import pandas as pd
-
-    if baseline not in results:
-        raise KeyError(f"baseline {baseline!r} is not one of {', '.join(results)}")
-    base = results[baseline].median
-    rows = [
-        {
-            "pipeline": name,
-            "images/s (median)": round(t.median, 1),
-            "slowest pass": round(min(t.runs), 1),
-            "fastest pass": round(max(t.runs), 1),
-            f"x {baseline}": round(t.median / base, 2),
-        }
-        for name, t in results.items()
-    ]
-    return pd.DataFrame(rows).set_index("pipeline")
