@@ -1,6 +1,9 @@
-"""course.hub: the model catalogue, the local hub-format export, and the Keras 3 HubLayer (offline, seconds)."""
+"""Notebook 06's own code (its HubLayer, the stratified split, the photo pipeline) and course.hub (the model
+catalogue, the local hub-format export, the course's HubLayer), offline, in seconds."""
 
+import ast
 import json
+import linecache
 import random
 
 import numpy as np
@@ -17,6 +20,19 @@ from course import backbones, data, downloads, hub, networks, paths, record  # n
 from course.hub import HubLayer, export_savedmodel, pick_model  # noqa: E402
 
 REAL_MIRROR = paths.mirror_dir()  # read before `course_env` points COURSE_DATA_DIR at an empty folder
+NOTEBOOK = paths.REPO_ROOT / "notebooks" / "06_hub_transfer_learning.ipynb"
+
+
+def notebook_functions(marker: str, namespace: dict) -> dict:
+    """Run only the imports, functions and classes of the notebook's code cell containing `marker`."""
+    cells = json.loads(NOTEBOOK.read_text())["cells"]
+    source = next("".join(c["source"]) for c in cells if c["cell_type"] == "code" and marker in "".join(c["source"]))
+    keep = [n for n in ast.parse(source).body if isinstance(n, (ast.FunctionDef, ast.ClassDef, ast.Import,
+                                                                   ast.ImportFrom))]
+    filename = f"<notebook 06: {marker}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)  # for autograph
+    exec(compile(ast.Module(body=keep, type_ignores=[]), filename, "exec"), namespace)
+    return namespace
 
 
 def _tiny_model(size=None):
@@ -191,7 +207,15 @@ def test_export_of_the_real_mobilenet_100_matches_the_backbone(course_env, monke
     layer = HubLayer(hub.resolve_handle(model))
     backbone, preprocess = backbones.load_backbone("mobilenet_100", 96)
     images = _images(2, 96)
-    np.testing.assert_allclose(layer(images), backbone(preprocess(images * 255.0)), atol=1e-5)
+    expected = np.asarray(backbone(preprocess(images * 255.0)))
+    # float32 keeps 24 bits. Each of MobileNet's 27 convolutions adds up to 1,024 products, in an order that
+    # depends on the CPU (its vector width), and so does each sum's rounding: allow sqrt(1,024) roundings per
+    # layer, relative to the features' scale (ReLU6: up to 6). That is about 6e-4; two CPUs differed by 1.1e-5.
+    atol = 27 * np.sqrt(1024) * np.finfo(np.float32).eps * np.abs(expected).max()
+    np.testing.assert_allclose(layer(images), expected, rtol=0, atol=atol)
+    # A wrong export still fails: 0.1% more contrast in its preprocessing moves the features 10 times further.
+    wrong = np.asarray(backbone(preprocess(images * 255.0 * 1.001)))
+    assert np.abs(wrong - expected).max() > 10 * atol
 
 
 def test_unknown_model_name_lists_the_choices():
@@ -354,3 +378,140 @@ def test_signature_only_model_can_be_used_frozen_only(tmp_path):
     assert frozen(_images()).shape == (4, 4)
     with pytest.raises(ValueError, match="can only be used frozen"):
         keras.Sequential([keras.Input((32, 32, 3)), HubLayer(str(tmp_path / "sig"), trainable=True)])
+
+
+# --- the notebook's own code: what a learner takes home ------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def lesson_code():
+    """The notebook's HubLayer, InferenceMode, split and pipeline, run from its cells (not copies of them)."""
+    import tensorflow_hub as hub
+
+    namespace = {"keras": keras, "tf": tf, "np": np, "hub": hub, "IMAGE_SIZE": 8, "BATCH_SIZE": 4,
+                 "lesson": record.Run(notebook="06_hub_transfer_learning", seed=42)}
+    for marker in ("class HubLayer", "class InferenceMode", "def split_per_class", "def make_batches"):
+        notebook_functions(marker, namespace)
+    return namespace
+
+
+def test_notebook_hub_layer_frozen_changes_nothing(lesson_code, tiny_handle):
+    layer = lesson_code["HubLayer"](tiny_handle)
+    before = [w.numpy().copy() for w in layer.weights]
+    _fit_once(layer)
+    assert not layer.trainable_weights and len(layer.weights) == 6
+    assert all(np.array_equal(b, w.numpy()) for b, w in zip(before, layer.weights)), "a frozen layer trained"
+
+
+def test_notebook_hub_layer_fine_tunes_the_module_itself(lesson_code, tiny_handle):
+    layer = lesson_code["HubLayer"](tiny_handle, trainable=True)
+    images = _images()
+    module_before = layer.module(images, training=False).numpy()
+    before = [w.numpy().copy() for w in layer.weights]
+    assert len(layer.trainable_weights) == 4 and len(layer.non_trainable_weights) == 2  # kernel, bias, gamma, beta
+    _fit_once(layer)
+    assert all(not np.array_equal(b, w.numpy()) for b, w in zip(before, layer.weights)), \
+        "trainable and training: every weight, batch-norm statistics included, moves"
+    assert not np.allclose(layer.module(images, training=False).numpy(), module_before), \
+        "the Keras weights must be the module's own variables"
+
+
+def test_notebook_inference_mode_fine_tunes_weights_and_keeps_statistics(lesson_code, tiny_handle):
+    """Section 6's arrangement: a trainable hub layer inside InferenceMode learns, its batch norm does not."""
+    layer = lesson_code["HubLayer"](tiny_handle, trainable=True)
+    statistics = [w.numpy().copy() for w in layer.non_trainable_weights]
+    weights = [w.numpy().copy() for w in layer.trainable_weights]
+    _fit_once(lesson_code["InferenceMode"](layer))
+    assert all(np.array_equal(b, w.numpy()) for b, w in zip(statistics, layer.non_trainable_weights))
+    assert all(not np.array_equal(b, w.numpy()) for b, w in zip(weights, layer.trainable_weights))
+
+
+def test_notebook_model_reloads_from_its_keras_file(lesson_code, tiny_handle, tmp_path):
+    model = _fit_once(lesson_code["InferenceMode"](lesson_code["HubLayer"](tiny_handle, trainable=True)))
+    model.save(tmp_path / "model.keras")
+    reloaded = keras.models.load_model(tmp_path / "model.keras")
+    layer = reloaded.layers[0].layer
+    assert type(layer).__name__ == "HubLayer" and layer.handle == tiny_handle and layer.trainable
+    images = _images(6, 40)
+    np.testing.assert_allclose(reloaded.predict(images, verbose=0), model.predict(images, verbose=0), atol=1e-6)
+
+
+def test_notebook_hub_layer_refuses_a_keras_that_copies_the_variables(lesson_code, tiny_handle, monkeypatch):
+    """Keras < 3.10 copied a tf.Variable given to keras.Variable: fine-tuning would then change nothing."""
+    wrap = keras.Variable
+    monkeypatch.setattr(keras, "Variable", lambda value, **kw: wrap(value.numpy(), **kw))
+    with pytest.raises(RuntimeError, match=r"copies the hub model's variables.*pip install 'keras>=3\.10'"):
+        lesson_code["HubLayer"](tiny_handle, trainable=True)
+
+
+def _split(lesson_code, sizes, fraction=0.2, seed=0, per_class=None):
+    names = [f"class{i}" for i in range(len(sizes))]
+    files = [f"{name}/{j}.jpg" for name, n in zip(names, sizes) for j in range(n)]
+    labels = [i for i, n in enumerate(sizes) for _ in range(n)]
+    return lesson_code["split_per_class"](files, labels, names, fraction, seed, per_class)
+
+
+def test_notebook_split_is_stratified_complete_and_seeded(lesson_code):
+    train, val = _split(lesson_code, [10, 7, 3, 5])
+    assert np.bincount([y for _, y in val]).tolist() == [2, 1, 1, 1]  # 20% of each class, rounded
+    assert np.bincount([y for _, y in train]).tolist() == [8, 6, 2, 4]
+    files = [f for f, _ in train + val]
+    assert len(set(files)) == len(files) == 25, "every photo once, on one side"
+    assert all(f.startswith(f"class{y}/") for f, y in train + val), "labels follow their files"
+    assert _split(lesson_code, [10, 7, 3, 5]) == (train, val), "the same seed splits the same way"
+    assert _split(lesson_code, [10, 7, 3, 5], seed=1) != (train, val)
+    train, val = _split(lesson_code, [10, 7], per_class=4)
+    assert np.bincount([y for _, y in train + val]).tolist() == [4, 4]
+
+
+@pytest.mark.parametrize("photos, fraction, works", [(2, 0.2, False), (3, 0.2, True), (5, 0.2, True),
+                                                     (2, 0.5, True), (1, 0.5, False), (5, 0.9, False)])
+def test_notebook_split_of_tiny_classes_works_or_names_the_class_and_the_fix(lesson_code, photos, fraction, works):
+    if works:
+        train, val = _split(lesson_code, [photos, 8], fraction)
+        assert min(np.bincount([y for _, y in train])) >= 1 and min(np.bincount([y for _, y in val])) >= 1
+        return
+    with pytest.raises(ValueError) as err:
+        _split(lesson_code, [photos, 8], fraction)
+    message = str(err.value)
+    assert f"VALIDATION_SPLIT={fraction}" in message and f"'class0' ({photos} photos)" in message
+    assert "class1" not in message, "only the classes that are too small are named"
+    need = {0.2: 3, 0.5: 2, 0.9: 6}[fraction]
+    assert f"at least {need} photos" in message
+    assert ("VALIDATION_SPLIT = 0.5" in message) == (photos >= 2), "0.5 is offered where it works"
+    if photos >= 2:
+        _split(lesson_code, [photos, 8], 0.5)  # and it does work
+
+
+def test_notebook_split_names_images_per_class_when_that_is_the_cause(lesson_code):
+    with pytest.raises(ValueError, match=r"set IMAGES_PER_CLASS to 3 or more, or None"):
+        _split(lesson_code, [10, 10], per_class=2)
+
+
+def test_notebook_pipeline_reads_exactly_the_checked_photos_cropped(lesson_code, tmp_path):
+    from PIL import Image
+
+    from course import images
+
+    def photo(path, colours, fmt="JPEG"):  # vertical stripes of colours, 4 pixels wide each, 4 high
+        path.parent.mkdir(parents=True, exist_ok=True)
+        image = Image.new("RGB", (4 * len(colours), 4))
+        for i, colour in enumerate(colours):
+            image.paste(colour, (4 * i, 0, 4 * i + 4, 4))
+        image.save(path, format=fmt, **({"quality": 100} if fmt == "JPEG" else {"lossless": True}))
+
+    root = tmp_path / "photos"
+    photo(root / "cats" / "a.jpg", [(0, 0, 250), (250, 0, 0), (0, 250, 0)])  # red in the middle: the square kept
+    photo(root / "cats" / "2019" / "a.jpg", [(250, 0, 0)])  # the same name in a sub-folder
+    photo(root / "dogs" / "b.webp", [(0, 0, 250)], fmt="WEBP")  # read by TF; image_dataset_from_directory skips it
+    (root / "dogs" / "broken.jpg").write_bytes(b"\xff\xd8 cut short")
+    (root / "__MACOSX").mkdir()
+    (root / "__MACOSX" / "._a.jpg").write_bytes(b"resource fork")
+    folder = images.scan_image_folder(root, skip_bad=True)
+    pairs = list(zip(folder.files, folder.labels))
+    batches = list(lesson_code["make_batches"](pairs, shuffle=False, size=4))
+    pixels = np.concatenate([x.numpy() for x, _ in batches])
+    labels = np.concatenate([y.numpy() for _, y in batches])
+    assert pixels.shape == (3, 4, 4, 3) and pixels.dtype == np.float32 and labels.tolist() == folder.labels
+    assert [int(np.argmax(p.mean(axis=(0, 1)))) for p in pixels] == [0, 0, 2], "red cats (centre crops), a blue dog"
+    assert pixels[0, ..., 0].min() > 200, "only the centred square of the striped photo is kept"

@@ -7,10 +7,25 @@ that calls what it wraps with `training=False` itself (notebook 06's `InferenceM
 If a Keras release changes this, these tests fail and the lesson's text must change with it.
 """
 
+import ast
+import json
+
 import numpy as np
 import pytest
 
+from course import paths
+
 keras = pytest.importorskip("keras")
+
+
+def _notebook_inference_mode():
+    """Notebook 06's own `InferenceMode` class, run from its cell."""
+    cells = json.loads((paths.REPO_ROOT / "notebooks" / "06_hub_transfer_learning.ipynb").read_text())["cells"]
+    source = next("".join(c["source"]) for c in cells if "class InferenceMode" in "".join(c["source"]))
+    keep = [n for n in ast.parse(source).body if isinstance(n, ast.ClassDef) and n.name == "InferenceMode"]
+    namespace = {"keras": keras}
+    exec(compile(ast.Module(body=keep, type_ignores=[]), "<notebook 06>", "exec"), namespace)
+    return namespace["InferenceMode"]
 
 
 def _base():
@@ -38,10 +53,7 @@ def test_training_false_in_a_graph_does_not_survive_fit():
 
 
 def test_a_wrapper_without_a_training_argument_keeps_inference_mode():
-    class InferenceMode(keras.layers.Wrapper):
-        def call(self, inputs):
-            return self.layer(inputs, training=False)
-
+    InferenceMode = _notebook_inference_mode()
     base = _base()
     model = keras.Sequential([keras.Input((8,)), InferenceMode(base), keras.layers.Dense(2)])
     base.trainable = True
