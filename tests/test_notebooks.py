@@ -152,3 +152,21 @@ def test_no_plumbing_or_bit_exact_checks_in_the_lesson(path):
              if re.search(r"array_equal\(|agreement\s*==\s*1", line)
              and re.search(r"predict|reload|interpreter|tflite|agreement", line, re.I)]
     assert not exact, f"bit-exact comparison of a model's outputs: {exact}"
+
+
+def _title(path):
+    return _source(_load(path)["cells"][0]).splitlines()[0].removeprefix("# ").strip()
+
+
+def test_the_readme_names_each_lesson_by_its_title():
+    readme = (paths.REPO_ROOT / "README.md").read_text()
+    linked = {stem: title for title, stem in re.findall(r"\[([^\]]+)\]\(notebooks/(\d\d_\w+)\.ipynb\)", readme)}
+    titles = {p.stem: _title(p) for p in NOTEBOOKS}
+    assert linked == titles, "the README's lesson table should use each notebook's H1 as its link text"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_no_image_from_the_web_in_the_lesson(path):
+    """Offline (local Jupyter, the site) a web image is a broken icon: the Colab and GitHub links are text."""
+    text = "\n".join(_source(c) for c in _load(path)["cells"] if c["cell_type"] == "markdown")
+    assert not re.search(r"<img[^>]+src=[\"']https?:|!\[[^\]]*\]\(https?:", text)
