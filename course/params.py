@@ -200,12 +200,19 @@ SMOKE: dict[str, dict[str, object]] = {
 
 #: Where one lesson accepts other values for a name.
 LESSON_SPECS: dict[str, dict[str, Spec]] = {
+    "04_hotdog_fine_tuning": {  # the networks of the lesson's NETWORKS table (VGG19's top has no pooled features)
+        "BACKBONE": Spec("str", "pretrained ImageNet network (the lesson's NETWORKS table)", "mobilenet_025",
+                         choices=("resnet50", "mobilenet_v2", "efficientnet_v2_s", "mobilenet_100", "mobilenet_025")),
+    },
     "02_fashion_mnist_cnns": {
         "BACKBONE": Spec("str", "the transfer model's network (one whose last block the notebook knows)", "vgg19",
                          choices=("vgg19", "mobilenet_100", "mobilenet_025")),
     },
     "05_grocery_retrain": {"IMAGE_SIZE": _int(SPECS["IMAGE_SIZE"].description, 224, low=32, high=1024,
-                                              none="the backbone's own size")},
+                                              none="the backbone's own size"),
+                           "BACKBONE": Spec("str", "pretrained ImageNet network (the lesson's NETWORKS table)",
+                                            "mobilenet_025", choices=("inception_v3", "efficientnet_v2_s", "resnet50",
+                                                                      "mobilenet_v2", "mobilenet_100", "mobilenet_025"))},
     "06_hub_transfer_learning": {"IMAGE_SIZE": _int(SPECS["IMAGE_SIZE"].description, 224, low=32, high=1024,
                                                     none="the model's own size")},
 }

@@ -1,11 +1,13 @@
-"""Notebook 05 and course.grocery: the Grocery Store Dataset's split and class files (read in the notebook,
-checked in utils), the feature cache and its key, and the functions the lesson is built on."""
+"""Notebook 05 and course.grocery: the Grocery Store Dataset's split and class files (read and checked in the
+notebook; course.grocery reads them the same way for the course's own tools), the feature cache and its key,
+and the functions the lesson is built on."""
 
 import ast
 import hashlib
 import json
 import os
 import re
+import types
 
 import numpy as np
 import pandas as pd
@@ -22,6 +24,7 @@ def notebook_functions(marker: str, namespace: dict) -> dict:
     source = next("".join(c["source"]) for c in cells if c["cell_type"] == "code" and marker in "".join(c["source"]))
     tree = ast.parse(source)
     keep = [n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom))]
+    namespace.setdefault("lesson", types.SimpleNamespace(seed=42))  # default arguments read lesson.seed
     exec(compile(ast.Module(body=keep, type_ignores=[]), "<notebook>", "exec"), namespace)
     return namespace
 
@@ -145,6 +148,33 @@ def test_notebook_reads_the_split_files_and_class_table_like_load_grocery(course
     pd.testing.assert_frame_equal(classes[columns], checked.classes[columns], check_names=False)
 
 
+def test_notebook_refuses_a_split_with_missing_photos_or_contradicting_classes(course_env):
+    """A damaged download is named (file, count, what to do) before any training, by ValueError, not assert."""
+    checked = grocery.load_grocery()
+    ns = notebook_functions("def read_split", {"pd": pd, "os": os, "ROOT": checked.root})
+    classes, train = ns["read_classes"](), ns["read_split"]("train")
+    ns["check_split"]("train", train, classes)  # the stand-in is sound
+    gone = train["path"].iloc[3]
+    os.remove(gone)
+    with pytest.raises(ValueError, match=r"1 listed photo\(s\) are missing, e\.g\. .*download it again") as err:
+        ns["check_split"]("train", train, classes)
+    assert gone in str(err.value) and "train.txt" in str(err.value)
+    wrong = ns["read_split"]("val")
+    wrong.loc[0, "coarse"] = (wrong.loc[0, "coarse"] + 1) % 2
+    wrong.loc[1, "fine"] = 999
+    with pytest.raises(ValueError, match="1 line\\(s\\) name a product.*1 line\\(s\\) give a coarse class"):
+        ns["check_split"]("val", wrong, classes)
+
+
+def test_notebook_takes_at_most_n_photos_per_product_with_its_seed(course_env):
+    train = grocery.load_grocery().splits["train"]
+    ns = notebook_functions("def at_most_per_class", {})
+    small = ns["at_most_per_class"](train, 3)
+    assert small["fine"].value_counts().max() == 3 and small["fine"].nunique() == train["fine"].nunique()
+    assert list(small.index) == sorted(small.index), "in the split file's order"
+    assert small.equals(ns["at_most_per_class"](train, 3)) and ns["at_most_per_class"](train, None) is train
+
+
 @pytest.fixture
 def cache_key():
     return notebook_functions("def cache_key", {"hashlib": hashlib, "json": json, "os": os})["cache_key"]
@@ -216,17 +246,55 @@ def test_notebook_flips_only_when_the_recipe_keeps_mirror_images(augment_namespa
 
 
 def test_notebook_oversample_and_balanced_accuracy():
-    ns = notebook_functions("def oversample", {"np": np, "utils": __import__("utils")})
-    x = np.arange(10)[:, None]
+    ns = notebook_functions("def oversample_index", {"np": np})
     y = np.array([0] * 7 + [1] * 3)
-    xs, ys = ns["oversample"](x, y)
-    assert np.bincount(ys).tolist() == [7, 7] and set(xs[ys == 1, 0]) <= {7, 8, 9}
+    rows = ns["oversample_index"](y)
+    assert np.bincount(y[rows]).tolist() == [7, 7] and set(rows[y[rows] == 1]) <= {7, 8, 9}
+    assert np.array_equal(rows, ns["oversample_index"](y)), "the lesson's seed: the same rows every run"
     sklearn_metrics = pytest.importorskip("sklearn.metrics")
     y_true = np.array([0, 0, 0, 0, 1, 1, 2])
     y_pred = np.array([0, 0, 1, 0, 1, 0, 2])
     assert ns["balanced_accuracy"](y_true, y_pred) == pytest.approx(
         sklearn_metrics.balanced_accuracy_score(y_true, y_pred))
     assert ns["balanced_accuracy"](y_true, y_pred) != pytest.approx(np.mean(y_true == y_pred))
+    assert ns["balanced_accuracy"](np.array([3, 3, 5]), np.array([3, 0, 5])) == pytest.approx(0.75), "absent classes"
+
+
+def test_notebook_paired_bootstrap_interval_says_when_a_difference_is_noise():
+    ns = notebook_functions("def bootstrap_difference", {"np": np})
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 5, 300)
+    a = np.where(rng.random(300) < 0.6, y, (y + 1) % 5)  # 60% right
+    low, high = ns["bootstrap_difference"](y, a, a.copy(), ns["balanced_accuracy"])
+    assert low == high == 0.0, "the same predictions: no difference in any draw"
+    better = np.where(rng.random(300) < 0.5, y, a)  # right wherever a was, and on about half of a's errors
+    low, high = ns["bootstrap_difference"](y, a, better, ns["balanced_accuracy"])
+    assert 0 < low < high, "a real improvement: the whole interval above 0"
+    one_photo = a.copy()
+    one_photo[np.flatnonzero(a != y)[0]] = y[np.flatnonzero(a != y)[0]]
+    low, high = ns["bootstrap_difference"](y, a, one_photo, ns["balanced_accuracy"])
+    assert low <= 0 < high, "one photo is noise"
+
+
+def test_notebook_image_pipeline_decodes_resizes_mirrors_and_keeps_file_order(tmp_path):
+    tf = pytest.importorskip("tensorflow")
+    from PIL import Image
+
+    rows = []
+    for i, size in enumerate([(30, 20), (12, 40)]):
+        image = np.zeros((size[1], size[0], 3), np.uint8)
+        image[:, : size[0] // 2] = 200  # bright left half
+        Image.fromarray(image).save(tmp_path / f"{i}.jpg", quality=95)
+        rows.append((str(tmp_path / f"{i}.jpg"), i + 3))
+    table = pd.DataFrame(rows, columns=["path", "fine"])
+    ns = notebook_functions("def image_dataset", {"tf": tf, "IMAGE_SIZE": 8})
+    (x, y), = [(a.numpy(), b.numpy()) for a, b in ns["image_dataset"](table)]
+    assert x.shape == (2, 8, 8, 3) and x.dtype == np.float32 and y.tolist() == [3, 4]
+    assert (x[:, :, :3].mean() > 150) and (x[:, :, 5:].mean() < 50), "left bright, right dark"
+    (xm, _), = [(a.numpy(), b.numpy()) for a, b in ns["image_dataset"](table, mirrored=True)]
+    np.testing.assert_array_equal(xm, x[:, :, ::-1])
+    (x4, _), = [(a.numpy(), b.numpy()) for a, b in ns["image_dataset"](table, size=4)]
+    assert x4.shape == (2, 4, 4, 3)
 
 
 def test_notebook_counts_the_errors_that_stay_inside_a_coarse_class():
@@ -249,9 +317,29 @@ def test_notebook_checks_parameters_then_chooses_the_network_by_availability():
     assert "BACKBONE = utils.choose_backbone(BACKBONE)" in check
     assert 'BACKBONE = "inception_v3"' in "".join(cells[at]["source"]), "the lesson defaults to the original's network"
     code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
-    assert "splits = data.sample(PER_CLASS, seed=utils.SEED)" in code, "the grocery loader's checked sampler"
+    assert "check_split(split, table, classes)" in code, "the lesson reads the split files once and checks them"
+    assert not re.search(r"\bgrocery\.[a-z_]+\(|from utils import|utils\.(make_dataset|load_backbone|check_backbone|SEED)\b", code)
+    assert 'keras.applications.InceptionV3' in code and "keras.applications.inception_v3.preprocess_input" in code
+    assert re.search(r"make_backbone\(include_top=False, weights=backbone_weights, input_shape=\(IMAGE_SIZE, "
+                     r"IMAGE_SIZE, 3\),\s+pooling=\"avg\"\)", code), "the constructor call, in the lesson"
+    assert "IMAGE_SIZE = IMAGE_SIZE or own_size" in code, "the size is resolved once, where the network is chosen"
     assert 'BackupAndRestore(lesson.backup_dir("fine-tune", backbone=BACKBONE' in code
     assert "DataUnavailableError" not in code, "choose_backbone decides what can be had; no hand-rolled fallback"
+
+
+def test_every_backbone_the_lesson_accepts_has_a_constructor_its_preprocess_input_and_size():
+    keras = pytest.importorskip("keras")
+    from course import networks, params
+
+    cells = _cells()
+    namespace = {"keras": keras, "functools": __import__("functools"), "BACKBONE": "mobilenet_025", "IMAGE_SIZE": None}
+    source = next("".join(c["source"]) for c in cells if "".join(c["source"]).startswith("NETWORKS = {"))
+    exec(source.split("print(")[0], namespace)
+    table = namespace["NETWORKS"]
+    assert set(params.spec_for("BACKBONE", "05_grocery_retrain").options()) == set(table)
+    assert table["inception_v3"][:2] == (keras.applications.InceptionV3, keras.applications.inception_v3.preprocess_input)
+    assert all(size == networks.BACKBONES[name].image_size for name, (_, _, size) in table.items())
+    assert namespace["IMAGE_SIZE"] == 224, "None: the network's own size"
 
 
 def test_notebook_has_a_hint_and_a_running_solution_for_every_exercise():
@@ -277,13 +365,14 @@ def test_notebook_softmax_layer_stops_early_and_keeps_the_best_epoch():
     y = (x[:, 0] > 0).astype(int)
     x_val = rng.normal(size=(100, 8)).astype("float32")
     y_val = (x_val[:, 0] < 0).astype(int)  # the opposite rule: the better training fits, the worse validation gets
-    ns = notebook_functions("def train_head", {"keras": keras, "np": np, "utils": utils, "HEAD_EPOCHS": 80,
-                                               "CLASS_NAMES": ["a", "b"], "features": {"val": x_val},
+    tf = pytest.importorskip("tensorflow")
+    ns = notebook_functions("def train_head", {"keras": keras, "np": np, "tf": tf, "utils": utils, "HEAD_EPOCHS": 80,
+                                               "HEAD_BATCH": 64, "CLASS_NAMES": ["a", "b"], "features": {"val": x_val},
                                                "labels": {"val": y_val}})
     head, history = ns["train_head"](x, y, 1e-4)
     losses = history.history["val_loss"]
     assert len(losses) < 80, "stopped before the epoch budget"
-    restored = head.evaluate(x_val, y_val, verbose=0)[0]
+    restored = head.evaluate(ns["feature_batches"](x_val, y_val), verbose=0)[0]
     assert restored == pytest.approx(min(losses), rel=1e-3, abs=1e-3), "the best epoch's weights are kept"
     _, full = ns["train_head"](x, y, 1e-4, epochs=5, stop_early=False)
     assert len(full.history["loss"]) == 5

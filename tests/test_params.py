@@ -168,7 +168,8 @@ def test_valid_values_pass(name, value):
 NOTEBOOK_SPECIFIC = [  # (notebook, parameter, value, accepted)
     ("02", "BACKBONE", "mobilenet_100", True), ("02", "BACKBONE", "vgg19", True), ("02", "BACKBONE", "resnet50", False),
     ("02", "BACKBONE", "auto", False),
-    ("04", "BACKBONE", "resnet50", True), ("04", "BACKBONE", "auto", False),
+    ("04", "BACKBONE", "resnet50", True), ("04", "BACKBONE", "auto", False), ("04", "BACKBONE", "vgg19", False),
+    ("04", "BACKBONE", "inception_v3", False), ("05", "BACKBONE", "inception_v3", True), ("05", "BACKBONE", "vgg19", False),
     ("05", "IMAGE_SIZE", None, True), ("06", "IMAGE_SIZE", None, True), ("04", "IMAGE_SIZE", None, False),
     ("02", "IMAGE_SIZE", None, False), ("03", "IMAGE_SIZE", None, False), ("06", "IMAGE_SIZE", 16, False),
 ]
