@@ -1,8 +1,9 @@
-"""What notebook 04 (hot dog fine-tuning) relies on: its networks chosen by what can be had (the backbone and
-the complete ImageNet classifier, through utils.choose_backbone / utils.load_classifier), the original's
-generators over the checked files, and the functions its lesson is built on (the inverse of
-preprocess_input, stateless augmentation, the original's head, BatchNorm frozen while fine-tuning, Wilson's
-interval, BatchNorm recalibration, flip averaging, Grad-CAM)."""
+"""What notebook 04 (hot dog fine-tuning) relies on: its networks chosen by what can be had (utils.choose_backbone)
+and built in the lesson from its table of keras.applications constructors (the complete ImageNet classifier with
+the weights file utils.imagenet_weights finds), the original's generators over the checked files, and the
+functions its lesson is built on (the photo pipeline, the inverse of preprocess_input, stateless augmentation,
+the original's head, BatchNorm frozen while fine-tuning, Wilson's interval, BatchNorm recalibration, flip
+averaging, Grad-CAM, two learning rates under mixed precision)."""
 
 import ast
 import json
@@ -27,8 +28,16 @@ def notebook_functions(marker: str, namespace: dict) -> dict:
     """Run only the imports, functions and classes of the cell containing `marker` (not its demo code)."""
     tree = ast.parse(notebook_cell(marker))
     keep = [n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom))]
+    namespace.setdefault("lesson", types.SimpleNamespace(seed=42))  # default arguments read lesson.seed
     exec(compile(ast.Module(body=keep, type_ignores=[]), "<notebook>", "exec"), namespace)
     return namespace
+
+
+def networks_table(keras) -> dict:
+    """The notebook's NETWORKS: name -> (keras.applications constructor, preprocess_input)."""
+    namespace = {"keras": keras, "functools": __import__("functools")}
+    exec(notebook_cell("NETWORKS = {"), namespace)
+    return namespace["NETWORKS"]
 
 
 @pytest.fixture
@@ -52,7 +61,7 @@ def put_weights(mirror, name):
     return put_file(mirror, backbones.BACKBONES[name].weights_file)
 
 
-# --- the networks, chosen by what can be had (utils.choose_backbone / utils.load_classifier) -------------------
+# --- the networks, chosen by what can be had (utils.choose_backbone), built in the lesson ---------------------
 
 
 def parameters() -> dict:
@@ -115,33 +124,46 @@ def test_no_weights_at_all_in_smoke_mode_mean_announced_random_weights(no_weight
     assert "RANDOM weights" in out
 
 
-def run_classifier_cell(capsys, image_size=32):
+def run_classifier_cell(capsys, networks, image_size=32):
     import utils
 
-    namespace = {"utils": utils, "IMAGE_SIZE": image_size, "CLASSIFIER": "mobilenet_025", "lesson": record.current()}
-    exec(notebook_cell("utils.load_classifier(CLASSIFIER"), namespace)
+    namespace = {"utils": utils, "IMAGE_SIZE": image_size, "CLASSIFIER": "mobilenet_025", "NETWORKS": networks}
+    exec(notebook_cell("make_classifier(include_top=True"), namespace)
     return namespace, capsys.readouterr().out
 
 
-def test_a_classifier_with_random_weights_is_announced_and_not_taken_for_the_real_one(no_weights, capsys):
-    pytest.importorskip("keras")
-    namespace, out = run_classifier_cell(capsys)
+def test_every_backbone_the_lesson_accepts_has_a_constructor_and_its_preprocess_input(keras):
+    """The parameter check offers exactly the networks the lesson's table can build."""
+    from course import params
+
+    table = networks_table(keras)
+    assert set(params.spec_for("BACKBONE", "04_hotdog_fine_tuning").options()) == set(table)
+    assert table["resnet50"] == (keras.applications.ResNet50, keras.applications.resnet50.preprocess_input)
+    assert table["mobilenet_100"][0].keywords == {"alpha": 1.0}
+    assert table["mobilenet_025"][0].keywords == {"alpha": 0.25}
+
+
+def test_a_classifier_with_random_weights_is_announced_and_not_taken_for_the_real_one(no_weights, capsys, keras):
+    namespace, out = run_classifier_cell(capsys, networks_table(keras))
     assert namespace["REAL_TOP"] is False
     assert namespace["classifier"].output_shape == (None, 1000)
     assert "RANDOM weights" in out and "the real ImageNet classifier" not in out
 
 
-def test_the_real_classifier_is_recognised_from_where_its_weights_came_from(no_weights, monkeypatch, capsys):
+def test_the_classifier_is_built_in_the_lesson_with_the_weights_file_utils_found(no_weights, monkeypatch, capsys):
+    """include_top=True, the file utils.imagenet_weights returned as weights=, the lesson's image size; and a file
+    found means the real classifier."""
     import utils
 
-    def load_classifier(name, image_size):
-        record.current().note_source(f"imagenet:{name}:top",
-                                     "ImageNet weights with its ImageNet top, mirror $COURSE_DATA_DIR/x")
-        return types.SimpleNamespace(name=name, count_params=lambda: 1), None
+    calls = []
 
-    monkeypatch.setattr(backbones, "load_classifier", load_classifier)
-    monkeypatch.setattr(utils, "load_classifier", load_classifier, raising=False)
-    namespace, out = run_classifier_cell(capsys)
+    def constructor(**kwargs):
+        calls.append(kwargs)
+        return types.SimpleNamespace(name="net", count_params=lambda: 1)
+
+    monkeypatch.setattr(utils, "imagenet_weights", lambda name, include_top=False: f"/found/{name}-{include_top}.h5")
+    namespace, out = run_classifier_cell(capsys, {"mobilenet_025": (constructor, None)}, image_size=96)
+    assert calls == [{"include_top": True, "weights": "/found/mobilenet_025-True.h5", "input_shape": (96, 96, 3)}]
     assert namespace["REAL_TOP"] is True and "the real ImageNet classifier" in out
 
 
@@ -178,6 +200,34 @@ def test_resnet50_reads_a_photo_in_0_1_as_the_imagenet_mean_colour_not_black(ker
     assert np.abs(resnet - mean_rgb).max() <= 1.0 + 1e-3, "within one grey level of the mean colour"
     mobilenet = seen_as(photo / 255.0, keras.applications.mobilenet.preprocess_input)
     assert mobilenet.min() >= 127.5 - 1e-3 and mobilenet.max() <= 255 + 1e-3, "a washed-out photo, half the contrast"
+
+
+def test_first_per_class_keeps_the_first_photos_of_each_class_in_folder_order():
+    first = notebook_functions("def first_per_class", {"np": np})["first_per_class"]
+    folder = types.SimpleNamespace(files=[f"f{i}" for i in range(7)], labels=[0, 1, 0, 0, 1, 1, 0], class_names=["a", "b"])
+    files, labels = first(folder, 2)
+    assert files == ["f0", "f1", "f2", "f4"] and labels.tolist() == [0, 1, 0, 1]
+    files, labels = first(folder, None)
+    assert files == folder.files and labels.tolist() == folder.labels
+
+
+def test_the_photo_pipeline_decodes_resizes_and_batches_in_file_order(keras, tmp_path):
+    import tensorflow as tf
+    from PIL import Image
+
+    files = []
+    for i, size in enumerate([(20, 30), (40, 10), (16, 16)]):
+        path = tmp_path / f"{i}.{'png' if i == 1 else 'jpg'}"
+        Image.new("RGB", size, (10 * i, 100, 200)).save(path)
+        files.append(str(path))
+    ns = notebook_functions("def photo_dataset", {"tf": tf, "np": np, "IMAGE_SIZE": 8})
+    dataset = ns["photo_dataset"](files, [0, 1, 0], batch_size=2)
+    photos, labels = ns["to_arrays"](dataset)
+    assert photos.shape == (3, 8, 8, 3) and photos.dtype == np.float32 and labels.tolist() == [0, 1, 0]
+    np.testing.assert_allclose(photos[:, 4, 4, 1], 100, atol=2)  # RGB order, 0-255
+    assert [len(x) for x, _ in dataset] == [2, 1]
+    x, = [b.numpy() for b in ns["batches"](photos, batch_size=5)]
+    np.testing.assert_array_equal(x, photos)
 
 
 def test_original_head_trains_exactly_the_steps_it_is_given(keras):
@@ -287,7 +337,10 @@ def test_phase_2_keeps_the_backbones_batchnorm_statistics_while_its_top_learns(k
 
 
 def test_flip_averaging_averages_the_probabilities_of_a_photo_and_its_mirror_image(keras):
-    predict = notebook_functions("def predict_flip_averaged", {"keras": keras, "np": np})["predict_flip_averaged"]
+    import tensorflow as tf
+
+    namespace = notebook_functions("def batches", {"tf": tf, "np": np})
+    predict = notebook_functions("def predict_flip_averaged", {"keras": keras, "np": np, **namespace})["predict_flip_averaged"]
     inputs = keras.Input((2, 2, 1))
     model = keras.Model(inputs, keras.layers.Dense(2, use_bias=False)(keras.layers.Flatten()(inputs)))
     model.layers[-1].set_weights([np.array([[1, 0], [0, 2], [0, 0], [0, 0]], "float32")])  # top row only
@@ -325,6 +378,45 @@ def test_grad_cam_lights_up_where_the_class_evidence_is(keras):
     assert cams.min() >= 0.0 and np.isclose(cams.max(), 1.0)
     assert np.unravel_index(cams[0].argmax(), (8, 8)) in {(1, 5), (1, 6), (2, 5), (2, 6)}
     assert cams[1, 5:8, 0:2].min() > 0.99 and cams[1, :5].max() == 0.0
+
+
+def test_two_learning_rates_scale_the_loss_under_mixed_precision(keras):
+    """Solution 5's custom train_step: under mixed_float16 it must update the weights as in float32. Each optimizer
+    gets the gradients of a loss scaled by its own loss scale and unscales them; a train_step that skipped
+    `scale_loss` while compile wrapped Adam in a LossScaleOptimizer would divide the body's gradients by 2**15,
+    and Adam's epsilon would then shrink the body's steps."""
+    import tensorflow as tf
+
+    namespace = notebook_functions("class TwoLearningRates", {"keras": keras, "tf": tf, "np": np})
+    x = np.random.default_rng(0).normal(size=(8, 4)).astype("float32") * 1e-3  # small inputs: small gradients
+    y = np.arange(8) % 2
+
+    def one_step(policy):
+        keras.mixed_precision.set_global_policy(policy)
+        try:
+            keras.utils.set_random_seed(0)
+            inputs = keras.Input((4,))
+            hidden = keras.layers.Dense(3, name="body")(inputs)
+            model = namespace["TwoLearningRates"](inputs, keras.layers.Dense(2, dtype="float32", name="head")(hidden),
+                                                  factor=10.0)
+            model.compile(1e-3, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+            model.head_optimizer.build(model.get_layer("head").trainable_variables)
+            before = {v.path: v.numpy().copy() for v in model.trainable_variables}
+            model.fit(tf.data.Dataset.from_tensor_slices((x, y)).batch(8), epochs=1, verbose=0)
+            return {v.path: v.numpy() - before[v.path] for v in model.trainable_variables}, model
+        finally:
+            keras.mixed_precision.set_global_policy("float32")
+
+    full, _ = one_step("float32")
+    mixed, model = one_step("mixed_float16")
+    assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
+    assert isinstance(model.head_optimizer, keras.optimizers.LossScaleOptimizer)
+    assert set(full) == set(mixed) and any("body" in p for p in full) and any("head" in p for p in full)
+    for path in full:
+        np.testing.assert_allclose(mixed[path], full[path], rtol=0.05, atol=1e-6, err_msg=path)
+    body_step = np.abs(full["body/kernel"]).mean()
+    head_step = np.abs(full["head/kernel"]).mean()
+    assert 0.5e-3 < body_step <= 1.01e-3 and 5e-3 < head_step <= 1.01e-2, "Adam's first step: lr, and 10x lr for the head"
 
 
 def test_backbone_is_a_parameter_the_runner_accepts():
