@@ -17,10 +17,21 @@ from course.references import end_test_session, start_test_session
 
 pytest_plugins = ["course.nbval_plugin"]  # lesson outputs compared with tests/references/
 
-SESSION_TMP = start_test_session(Path(tempfile.gettempdir()))
-os.environ["COURSE_TEST_TMP"] = str(SESSION_TMP)
-# This process, its subprocesses and pytest's tmp_path all write their temporary files inside it.
-os.environ["TMPDIR"] = tempfile.tempdir = str(SESSION_TMP / "tmp")
+WORKER = os.environ.get("PYTEST_XDIST_WORKER")  # pytest-xdist's worker processes (`-n`): gw0, gw1, ...
+if WORKER and os.environ.get("COURSE_TEST_TMP"):
+    # A worker writes into the folder of the pytest that started it (which removes it at the end): a build
+    # folder and a temporary folder of its own there, so that two workers never share one.
+    SESSION_TMP = Path(os.environ["COURSE_TEST_TMP"])
+    if os.environ.get("COURSE_BUILD_DIR") == str(SESSION_TMP / "build"):  # not one the person running pytest chose
+        os.environ["COURSE_BUILD_DIR"] = str(SESSION_TMP / f"build-{WORKER}")
+    (SESSION_TMP / f"tmp-{WORKER}").mkdir(exist_ok=True)
+    os.environ["TMPDIR"] = tempfile.tempdir = str(SESSION_TMP / f"tmp-{WORKER}")
+else:
+    WORKER = None
+    SESSION_TMP = start_test_session(Path(tempfile.gettempdir()))
+    os.environ["COURSE_TEST_TMP"] = str(SESSION_TMP)
+    # This process, its subprocesses and pytest's tmp_path all write their temporary files inside it.
+    os.environ["TMPDIR"] = tempfile.tempdir = str(SESSION_TMP / "tmp")
 
 os.environ["COURSE_SMOKE"] = "1"
 os.environ["COURSE_OFFLINE"] = "1"
@@ -33,6 +44,8 @@ collect_ignore_glob = ["tests/fixtures/*", "build/*"]
 
 
 def pytest_unconfigure(config):
+    if WORKER:
+        return  # the pytest that started the workers removes the folder
     kept = end_test_session(SESSION_TMP)
     if kept:
         print(f"\n{kept}")

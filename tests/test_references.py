@@ -331,7 +331,9 @@ def test_pytests_temporary_folders_are_inside_the_session_folder(tmp_path):
     import tempfile
 
     session = Path(os.environ["COURSE_TEST_TMP"])
-    assert session.name.startswith(f"course-test-{os.getpid()}-")
+    # under pytest-xdist (`-n`) this process is a worker: the session folder is that of the pytest that started it
+    owner = os.getppid() if os.environ.get("PYTEST_XDIST_WORKER") else os.getpid()
+    assert session.name.startswith(f"course-test-{owner}-")
     assert tmp_path.is_relative_to(session) and Path(tempfile.gettempdir()).is_relative_to(session)
     assert Path(os.environ["TMPDIR"]).is_relative_to(session)
 
