@@ -11,7 +11,7 @@ for the network's own size). `SMOKE` holds the small sizes of test runs (`COURSE
 `python -m course run -p NAME=VALUE` checks the same specs before any kernel starts.
 
 Checks that need the data (one photo per class, a subset larger than the dataset) happen where the data
-is seen: `course.subsets` and the data layer raise the same `ParameterError`, naming the parameter.
+is seen: the data layer raises the same `ParameterError`, naming the parameter.
 """
 
 from __future__ import annotations

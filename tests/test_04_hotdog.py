@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from weights import fake_weights
 
-from course import backbones, data, paths, record
+from course import backbones, data, params, paths, record
 
 NOTEBOOK = paths.REPO_ROOT / "notebooks" / "04_hotdog_fine_tuning.ipynb"
 
@@ -81,9 +81,8 @@ def run_check_cell(capsys, **overrides):
 
 
 def test_check_cell_checks_the_parameters_first(no_weights, capsys):
-    import utils
 
-    with pytest.raises(utils.ParameterError, match="IMAGE_SIZE"):
+    with pytest.raises(params.ParameterError, match="IMAGE_SIZE"):
         run_check_cell(capsys, IMAGE_SIZE=-3)
 
 

@@ -7,15 +7,11 @@ listed with why.
 
 import os
 
-import numpy as np
-import pandas as pd
 import pytest
 from PIL import Image
 
-import utils
-from course import images, record, subsets
+from course import images, record
 from course.images import ImageFolderError, scan_image_folder
-from course.params import ParameterError
 
 pytest.importorskip("tensorflow")
 
@@ -326,126 +322,6 @@ def test_make_dataset_refuses_missing_files_and_bad_batch_sizes_at_once(tmp_path
             images.make_dataset([str(good)], [0], (4, 4), size)
     with pytest.raises(ValueError, match="1 files but 2 labels"):
         images.make_dataset([str(good)], [0, 1], (4, 4), 1)
-
-
-# --- parameters that depend on the data: subsets and validation splits -------------------------------------------
-
-LABELS = np.repeat(np.arange(5), [10, 10, 10, 10, 2])  # class 4 is small
-FILES = [f"f{i}.jpg" for i in range(len(LABELS))]
-NAMES = ["daisy", "dandelion", "roses", "sunflowers", "tulips"]
-
-SPLITS_REFUSED = [  # (labels, fraction, parameter, words)
-    (np.array([0, 0, 0, 1]), 0.5, "VALIDATION_SPLIT", ["class(es) 'dandelion' (1)", "one to train on"]),
-    (LABELS, 0.01, "VALIDATION_SPLIT", ["0.01 of 42 images is 1 validation image(s) for 5 classes", "at least 0.12"]),
-    (LABELS, 0.95, "VALIDATION_SPLIT", ["leaves 2 training image(s) for 5 classes", "at most 0.88"]),
-    (np.repeat(np.arange(3), [40, 40, 2]), 0.1, "VAL_FRACTION", ["VAL_FRACTION=0.1", "'roses' with no validation image",
-                                                                  "Raise VAL_FRACTION"]),
-    (np.array([0, 0, 0, 0]), 0.5, "VALIDATION_SPLIT", ["1 class(es)"]),
-    (LABELS, 0, "VALIDATION_SPLIT", ["VALIDATION_SPLIT=0", "too small"]),
-    (LABELS, 1, "VALIDATION_SPLIT", ["VALIDATION_SPLIT=1", "too large"]),
-    (LABELS, 1.5, "VALIDATION_SPLIT", ["too large", "in (0, 1)"]),
-    (LABELS, -0.2, "VAL_FRACTION", ["too small"]),
-    (LABELS, "0.2", "VALIDATION_SPLIT", ["not a number"]),
-    (LABELS, True, "VALIDATION_SPLIT", ["not a number"]),
-    (LABELS, float("nan"), "VALIDATION_SPLIT", ["not a finite number"]),
-]
-
-
-@pytest.mark.parametrize("labels, fraction, parameter, words", SPLITS_REFUSED,
-                         ids=[f"{p}={f!r}-{len(y)}" for y, f, p, _ in SPLITS_REFUSED])
-def test_validation_splits_that_leave_a_class_out_are_refused(labels, fraction, parameter, words):
-    files = [f"f{i}.jpg" for i in range(len(labels))]
-    with pytest.raises(ParameterError) as err:
-        subsets.split_validation(files, labels, fraction, seed=0, parameter=parameter, class_names=NAMES)
-    for word in words:
-        assert word in str(err.value), (word, str(err.value))
-    assert parameter in str(err.value)
-
-
-@pytest.mark.parametrize("fraction", [0.2, 0.5, 0.3])
-def test_a_valid_split_is_sklearns_with_every_class_on_both_sides(fraction):
-    from sklearn.model_selection import train_test_split
-
-    got = subsets.split_validation(FILES, LABELS, fraction, seed=42)
-    expected = train_test_split(FILES, LABELS, test_size=fraction, stratify=LABELS, random_state=42)
-    assert got[0] == expected[0] and got[1] == expected[1]
-    assert set(got[2]) == set(got[3]) == set(range(5))
-
-
-PER_CLASS_CASES = [  # (value, parameter, outcome: counts per class or words of the refusal)
-    (None, "IMAGES_PER_CLASS", [10, 10, 10, 10, 2]),
-    (3, "IMAGES_PER_CLASS", [3, 3, 3, 3, 2]),
-    (10, "IMAGES_PER_CLASS", [10, 10, 10, 10, 2]),
-    (1, "PER_CLASS", [1, 1, 1, 1, 1]),
-    (11, "IMAGES_PER_CLASS", ["IMAGES_PER_CLASS=11 is more than the 10 images in the largest class ('daisy')",
-                              "at most 10"]),
-    (1, "IMAGES_PER_CLASS", ["IMAGES_PER_CLASS=1", "too small", "one to train on and one to validate"]),
-    (0, "PER_CLASS", ["PER_CLASS=0", "too small", ">= 1"]),
-    (-3, "IMAGES_PER_CLASS", ["too small"]),
-    (2.5, "IMAGES_PER_CLASS", ["not a whole number"]),
-    (4.0, "IMAGES_PER_CLASS", ["write 4, without the decimal point"]),
-    ("5", "IMAGES_PER_CLASS", ["not a whole number"]),
-    (True, "PER_CLASS", ["not a whole number"]),
-]
-
-
-@pytest.mark.parametrize("value, parameter, outcome", PER_CLASS_CASES, ids=[f"{p}={v!r}" for v, p, _ in PER_CLASS_CASES])
-def test_per_class_subsets(value, parameter, outcome):
-    if isinstance(outcome[0], str):
-        with pytest.raises(ParameterError) as err:
-            subsets.take_per_class(FILES, LABELS, value, parameter=parameter, class_names=NAMES)
-        for word in outcome:
-            assert word in str(err.value), (word, str(err.value))
-        return
-    files, labels = subsets.take_per_class(FILES, LABELS, value, parameter=parameter, class_names=NAMES)
-    assert np.bincount(labels).tolist() == outcome
-    assert isinstance(files, list) and files == sorted(files, key=FILES.index), "original order, a list stays a list"
-
-
-def test_per_class_keeps_the_type_of_arrays_and_pandas():
-    files, labels = subsets.take_per_class(np.array(FILES), LABELS, 2)
-    assert isinstance(files, np.ndarray) and len(files) == 10
-    files, labels = subsets.take_per_class(pd.Series(FILES), pd.Series(LABELS), 2)
-    assert isinstance(files, pd.Series) and labels.tolist() == [0, 0, 1, 1, 2, 2, 3, 3, 4, 4]
-
-
-TAKE_CASES = [  # (limit, parameter, holdout, outcome: length or refusal words)
-    (None, "TRAIN_LIMIT", None, 42),
-    (42, "TRAIN_LIMIT", None, 42),
-    (30, "TEST_LIMIT", None, 30),
-    (43, "TRAIN_LIMIT", None, ["TRAIN_LIMIT=43 is more than the 42 training images", "at most 42", "None"]),
-    (100_000, "TEST_LIMIT", None, ["TEST_LIMIT=100000 is more than the 42"]),
-    (0, "TRAIN_LIMIT", None, ["TRAIN_LIMIT=0", "too small"]),
-    (-1, "TRAIN_LIMIT", None, ["too small"]),
-    (10.5, "TRAIN_LIMIT", None, ["not a whole number"]),
-    ("all", "TRAIN_LIMIT", None, ["not a whole number"]),
-    (5, "TRAIN_LIMIT", 0.1, ["TRAIN_LIMIT=5 keeps 5 training images, too few for the validation split",
-                             "have fewer than 2 images"]),
-    (15, "TRAIN_LIMIT", 0.1, ["TRAIN_LIMIT=15 keeps 15", "2 validation image(s) for 5 classes", "Raise TRAIN_LIMIT"]),
-    (40, "TRAIN_LIMIT", 0.2, 40),
-    (5, "EXPERIMENT_IMAGES", None, 5),
-    (50, "EXPERIMENT_IMAGES", None, ["EXPERIMENT_IMAGES=50 is more than"]),
-]
-
-
-@pytest.mark.parametrize("limit, parameter, holdout, outcome", TAKE_CASES,
-                         ids=[f"{p}={v!r}-holdout{h}" for v, p, h, _ in TAKE_CASES])
-def test_take_checks_a_limit_against_the_data(limit, parameter, holdout, outcome):
-    x = np.arange(len(LABELS) * 4).reshape(len(LABELS), 4)
-    y = np.tile(np.arange(5), 9)[: len(LABELS)]  # classes interleaved, as in a shuffled dataset
-    if isinstance(outcome, int):
-        got_x, got_y = subsets.take(x, y, limit, parameter=parameter, holdout=holdout)
-        assert len(got_x) == len(got_y) == outcome and (got_x == x[:outcome]).all()
-        return
-    with pytest.raises(ParameterError) as err:
-        subsets.take(x, y, limit, parameter=parameter, holdout=holdout)
-    for word in outcome:
-        assert word in str(err.value), (word, str(err.value))
-
-
-def test_the_subset_functions_are_exported():
-    assert utils.take is subsets.take and utils.split_validation is subsets.split_validation
-    assert utils.take_per_class is subsets.take_per_class and issubclass(utils.ParameterError, ValueError)
 
 
 def test_image_data_generator_reads_exactly_the_scanned_files(tmp_path):

@@ -18,7 +18,6 @@ import h5py
 import numpy as np
 import pytest
 
-import utils
 from course import backups, paths, record, runner, storage, store
 
 
@@ -221,7 +220,7 @@ def test_a_failed_write_leaves_the_old_file_whole_and_says_what_to_do(tmp_path, 
 
 def test_record_results_on_a_full_disk_is_a_storage_error(course_env, monkeypatch):
     monkeypatch.setattr(os, "replace", _enospc)
-    with pytest.raises(utils.StorageError, match="the disk is full: no space left to write .*COURSE_BUILD_DIR"):
+    with pytest.raises(storage.StorageError, match="the disk is full: no space left to write .*COURSE_BUILD_DIR"):
         record.Run(notebook="01_x").record(accuracy=0.5)
 
 

@@ -21,25 +21,10 @@ resolve_environment()  # relative COURSE_* folders and KERAS_HOME: resolved once
 
 
 def __getattr__(name):  # the plots import matplotlib: loaded on first use
-    import importlib
-
     if name in {"plot_history", "show_images", "plot_confusion_matrix"}:
         from . import plots
 
         return getattr(plots, name)
-    # TRANSITIONAL, removed once every lesson is rewritten on the names above:
-    if name in {"backbones", "data", "grocery", "hub", "images"}:
-        return importlib.import_module(f"course.{name}")
-    old = {"make_dataset": "images", "split_validation": "subsets", "take": "subsets", "take_per_class": "subsets",
-           "FASHION_CLASSES": "data", "load_backbone": "backbones", "check_backbone": "backbones",
-           "BACKBONES": "backbones", "load_classifier": "backbones", "ParameterError": "params",
-           "StorageError": "storage", "in_colab": "paths", "set_seed": None}
-    if name in old:
-        if name == "set_seed":
-            from .env import set_seed
-
-            return set_seed
-        return getattr(importlib.import_module(f"course.{old[name]}"), name)
     raise AttributeError(f"module 'utils' has no attribute {name!r}")
 
 
