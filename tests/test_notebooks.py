@@ -170,3 +170,13 @@ def test_no_image_from_the_web_in_the_lesson(path):
     """Offline (local Jupyter, the site) a web image is a broken icon: the Colab and GitHub links are text."""
     text = "\n".join(_source(c) for c in _load(path)["cells"] if c["cell_type"] == "markdown")
     assert not re.search(r"<img[^>]+src=[\"']https?:|!\[[^\]]*\]\(https?:", text)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_the_lesson_calls_few_utils_names_and_never_the_courses_machinery(path):
+    """What a lesson is about is written in it: `utils` only finds things (at most 8 names per lesson), and the
+    course's machinery (`course`: runner, site, checks) is never imported by a lesson."""
+    code = "\n".join(_code_cells(_load(path)))
+    names = set(re.findall(r"(?<![\w.])utils\.(\w+)", code))
+    assert len(names) <= 8, f"{len(names)} utils names: {sorted(names)}"
+    assert not re.search(r"^\s*(from|import)\s+course\b", code, re.M)
