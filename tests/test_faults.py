@@ -115,7 +115,7 @@ def test_a_kernel_killed_like_by_the_oom_killer_is_one_line_and_the_run_goes_on(
     assert code == 1, out + err
     _no_traceback(out, err)
     (line,) = [line for line in out.splitlines() if " s, FAILED: " in line]
-    assert "FAILED: the kernel died in the cell `import os, signal...`: it was killed from outside" in line
+    assert "FAILED: the kernel died in cell 4 (`import os, signal`): it was killed from outside" in line
     assert "out of memory" in line and "the last good numbers, value=5 from" in line
     records = course.records()
     assert records["01_quick"]["metrics"] == {"value": 7.0} and records["02_sleepy"]["metrics"] == {"value": 7.0}
