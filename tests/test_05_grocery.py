@@ -376,3 +376,23 @@ def test_notebook_softmax_layer_stops_early_and_keeps_the_best_epoch():
     assert restored == pytest.approx(min(losses), rel=1e-3, abs=1e-3), "the best epoch's weights are kept"
     _, full = ns["train_head"](x, y, 1e-4, epochs=5, stop_early=False)
     assert len(full.history["loss"]) == 5
+
+
+def test_notebook_names_a_damaged_photo_before_any_feature_is_computed(course_env):
+    """The subset cell decodes each photo the run uses once: a truncated one stops the lesson there, named,
+    with the fix (not a TensorFlow error in the middle of computing features)."""
+    import utils
+
+    checked = grocery.load_grocery()
+    cell = next("".join(c["source"]) for c in _cells() if c["cell_type"] == "code" and "def at_most_per_class" in
+                "".join(c["source"]))
+    ns = {"pd": pd, "utils": utils, "ROOT": checked.root, "PER_CLASS": 2, "print": lambda *a, **k: None,
+          "all_splits": {s: checked.splits[s][["path", "fine", "coarse"]] for s in grocery.SPLITS},
+          "classes": checked.classes, "lesson": types.SimpleNamespace(seed=42)}
+    exec(compile(cell, "<05 subset cell>", "exec"), dict(ns))  # the stand-in is sound
+    used = ns["all_splits"]["val"]["path"].iloc[0]
+    with open(used, "r+b") as photo:
+        photo.truncate(os.path.getsize(used) // 3)
+    with pytest.raises(utils.ImageFolderError) as err:
+        exec(compile(cell, "<05 subset cell>", "exec"), dict(ns))
+    assert os.path.basename(used) in str(err.value) and "val split" in str(err.value)

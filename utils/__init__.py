@@ -13,7 +13,7 @@ this one; nothing there is needed to follow a lesson. Importing `utils` does not
 
 from course.paths import resolve_environment
 
-from .data import ImageFolderError, load_fashion_mnist, load_mnist, locate, scan_image_folder
+from .data import ImageFolderError, check_image_files, load_fashion_mnist, load_mnist, locate, scan_image_folder
 from .env import SEED, setup, start
 from .networks import choose_backbone, decode_predictions, hub_model, imagenet_weights
 
@@ -29,7 +29,7 @@ def __getattr__(name):  # the plots import matplotlib: loaded on first use
 
 
 __all__ = [
-    "SEED", "ImageFolderError", "choose_backbone", "decode_predictions", "hub_model", "imagenet_weights",
+    "SEED", "ImageFolderError", "check_image_files", "choose_backbone", "decode_predictions", "hub_model", "imagenet_weights",
     "load_fashion_mnist", "load_mnist", "locate", "plot_confusion_matrix", "plot_history", "scan_image_folder",
     "setup", "show_images", "start",
 ]  # fmt: skip

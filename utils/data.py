@@ -45,4 +45,14 @@ def scan_image_folder(root, *, skip_bad: bool = False, min_classes: int = 2) -> 
     return folder
 
 
+def check_image_files(files, *, where: str = "") -> images.ImageFolder:
+    """Check a list of photos (a dataset's split file) the way `scan_image_folder` checks a folder.
+
+    Every photo is decoded once. `.files` are the paths to read (a photo TensorFlow cannot read is converted
+    into a copy it can), in the given order; an unreadable or damaged photo raises `ImageFolderError`,
+    naming each one and what to do.
+    """
+    return images.check_image_files(files, where=where)
+
+
 ImageFolderError = images.ImageFolderError
