@@ -199,7 +199,7 @@ def per_class_sample(table: pd.DataFrame, n: int | None, seed: int = 0, *, param
 def check_photos(table: pd.DataFrame, *, split: str = "", skip_bad: bool = False) -> pd.DataFrame:
     """The rows whose photo the pipeline can read, with `path` pointing at a converted copy where one is needed.
 
-    Each photo is decoded the way `utils.make_dataset` reads it (`course.images.check_image_files`). A
+    Each photo is decoded the way `images.make_dataset` reads it (`course.images.check_image_files`). A
     truncated or unreadable photo raises `GroceryFormatError` naming it and the fix, or with
     `skip_bad=True` its row is left out (and printed).
     """

@@ -227,7 +227,7 @@ def _random_state_of_its_own(seed: int = EXPORT_SEED):
 
 
 def export_backbone(name: str = "mobilenet_025") -> Path:
-    """Export `utils.load_backbone(name)` as a hub-format SavedModel once, and return its folder.
+    """Export `backbones.load_backbone(name)` as a hub-format SavedModel once, and return its folder.
 
     The folder name records where the weights came from (a hash of the ImageNet weight file, or
     `random`), so an export made with stand-in random weights is never used once real weights exist.

@@ -24,7 +24,7 @@ keras = pytest.importorskip("keras")
 NOTEBOOKS = sorted((paths.REPO_ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 
-# --- BACKBONE and IMAGE_SIZE: every entry of utils.BACKBONES -------------------------------------------
+# --- BACKBONE and IMAGE_SIZE: every entry of course.backbones.BACKBONES -------------------------------------------
 
 # (BACKBONE, IMAGE_SIZE, words the message must contain)
 BAD_BACKBONES = [

@@ -29,10 +29,11 @@ TRAINER = textwrap.dedent(
     """
     import json, os, signal, sys, time
     sys.path.insert(0, {repo!r})
-    import numpy as np, keras, utils
+    import numpy as np, keras
+    from utils.env import set_seed
     from course import paths, record
 
-    utils.set_seed(0)
+    set_seed(0)
     log, weights_dir = sys.argv[1], sys.argv[2]
     LEARNING_RATE, EPOCHS = float(os.environ.get("LEARNING_RATE", "0.01")), 6
     lesson = record.Run(notebook="90_resume_test", parameters={{"LEARNING_RATE": LEARNING_RATE, "EPOCHS": EPOCHS}})

@@ -141,7 +141,7 @@ def _executed(stem, mode="smoke", error=None, solutions=False, offline=True, sta
     if solutions:
         cells += [new_markdown_cell("## Solutions\n\n**1.** The plot, changed:"),
                   new_code_cell("plot(changed=True)", outputs=[new_output("display_data", data={"image/png": _png(16, 8)})])]
-    cells.append(new_code_cell(f'utils.record_results("{stem}", accuracy=0.5)'))
+    cells.append(new_code_cell('lesson.record(accuracy=0.5)'))
     for cell in cells:
         if cell.cell_type == "code":
             cell.metadata["papermill"] = {"status": "completed"}
