@@ -228,6 +228,9 @@ def _parse_time(value: str | None) -> datetime | None:
         return None
 
 
+STOP_RUN_ALL = "StopRunAll"  # what `lesson.stop_run_all()` raises at the solutions (course.record)
+
+
 def run_facts(nb: dict) -> RunFacts:
     """How an executed notebook ran: papermill's metadata and the banner of `utils.setup()`.
 
@@ -247,9 +250,11 @@ def run_facts(nb: dict) -> RunFacts:
     folders = re.search(r"^Data: mirror=(.*?), cache=(.*?)(?:, offline)?$", out, re.MULTILINE)
     if folders:
         facts.folders = {"mirror": folders.group(1), "cache": folders.group(2)}
-    if meta.get("exception"):
+    errors = [o for c in nb["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    if meta.get("exception") and errors and errors[-1].get("ename") == STOP_RUN_ALL:
+        pass  # the lesson ran to its end: `lesson.stop_run_all()` kept the solutions out of a full run
+    elif meta.get("exception"):
         facts.status = "failed"
-        errors = [o for c in nb["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]
         facts.error_type = errors[-1].get("ename", "") if errors else ""
     elif meta.get("duration") is None or any(
             c.get("metadata", {}).get("papermill", {}).get("status") == "running" for c in nb["cells"]):
@@ -285,6 +290,8 @@ def _own_record(stem: str, run: RunFacts, results: list[dict]) -> tuple[dict, di
         written = datetime.fromtimestamp(path.stat().st_mtime, tz=run.started.tzinfo)
         if _during(run, written, slack=60):
             record = json.loads(path.read_text())
+            if record.get("mode", run.mode) != run.mode:  # another run's, in the other mode, written meanwhile
+                record = {}
     for entry in results:
         if entry.get("notebook") != stem or entry.get("mode") != run.mode:
             continue

@@ -25,7 +25,7 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -1086,3 +1086,31 @@ def test_an_unreadable_executed_copy_is_shown_as_not_run(build, capsys):
     (build / f"{STEMS[1]}.ipynb").write_text('{"cells": [')  # cut short by a full disk
     out = site.build()
     assert f"{STEMS[1]}.ipynb cannot be read" in capsys.readouterr().out and (out / "index.html").exists()
+
+
+@pytest.mark.parametrize("ename, status", [("StopRunAll", "completed"), ("ValueError", "failed")])
+def test_a_full_run_that_stopped_at_the_solutions_guard_completed(ename, status):
+    """Full runs end at `lesson.stop_run_all()` (papermill records its StopRunAll as the run's exception): the
+    lesson ran to its end. Any other exception is a failure."""
+    nb = {"metadata": {"papermill": {"exception": True, "duration": 12.0}},
+          "cells": [{"cell_type": "code", "metadata": {"papermill": {"status": "completed"}},
+                     "outputs": [{"output_type": "error", "ename": ename, "evalue": "x", "traceback": []}]}]}
+    assert site.run_facts(nb).status == status
+
+
+def test_a_record_written_meanwhile_by_a_run_in_the_other_mode_is_not_this_runs(course_env):
+    """Two runners at once in one build folder (a smoke run while a full run ends): the full lesson's page keeps
+    its own numbers, not the smoke run's that landed in build/metrics/ a few seconds later."""
+    from datetime import datetime
+
+    start = datetime.now(UTC)
+    run = site.RunFacts(mode="full", started=start, seconds=30.0)
+    path = site.metrics_path(STEMS[3])
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"notebook": STEMS[3], "mode": "smoke", "metrics": {"test_accuracy": 0.5}}))
+    full = {"notebook": STEMS[3], "mode": "full", "metrics": {"test_accuracy": 0.86},
+            "saved": (start.astimezone()).strftime("%Y-%m-%d %H:%M:%S")}
+    record, _ = site._own_record(STEMS[3], run, [full])
+    assert record["metrics"] == {"test_accuracy": 0.86}
+    path.write_text(json.dumps({"notebook": STEMS[3], "mode": "full", "metrics": {"test_accuracy": 0.87}}))
+    assert site._own_record(STEMS[3], run, [full])[0]["metrics"] == {"test_accuracy": 0.87}
