@@ -25,7 +25,6 @@ import re
 import shutil
 import tempfile
 from collections import defaultdict
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -149,20 +148,6 @@ class OutputsDiffer(Exception):
     """A cell ran, but what it printed is not its reference output."""
 
 
-@contextmanager
-def _environment(**values):
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
 class LessonNotebook(nbval.IPyNbFile):
     """A lesson: nbval's collector and kernel, with references, places and a stop at the first failing cell."""
 
@@ -197,7 +182,7 @@ class LessonNotebook(nbval.IPyNbFile):
                    (("COURSE_CACHE_DIR", "cache"), ("KERAS_HOME", "keras_home"), ("TMPDIR", "tmp"))}
         for folder in folders.values():
             folder.mkdir(parents=True)
-        with _environment(**{name: str(folder) for name, folder in folders.items()}):
+        with paths.environment({name: str(folder) for name, folder in folders.items()}):
             super().setup()
 
     def setup_sanitize_files(self):

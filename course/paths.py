@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 #: Where the course lives on GitHub (Colab clones it; the notebooks' buttons point at it).
@@ -134,3 +135,23 @@ def keras_home() -> Path:
 def cache_dir() -> Path:
     """Download cache: `COURSE_CACHE_DIR`, else Keras' own dataset cache (`$KERAS_HOME/datasets`)."""
     return env_folder("COURSE_CACHE_DIR") or keras_home() / "datasets"
+
+
+def _set_env(name: str, value: str | None) -> None:
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value
+
+
+@contextmanager
+def environment(changes: dict):
+    """Set environment variables (None: unset) for the duration of a `with` block, then restore them."""
+    saved = {name: os.environ.get(name) for name in changes}
+    try:
+        for name, value in changes.items():
+            _set_env(name, value)
+        yield
+    finally:
+        for name, value in saved.items():
+            _set_env(name, value)

@@ -239,20 +239,10 @@ def _kernel_environment(full: bool, build: Path, attempt_dir: Path, given=(), so
             changes[name] = os.path.abspath(os.path.expanduser(os.environ[name]))
     # A matplotlib backend chosen for this process (pytest sets Agg) would stop the kernel's inline figures.
     changes["MPLBACKEND"] = None
-    saved = {name: os.environ.get(name) for name in changes}
-    for name, value in changes.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
     try:
-        yield
+        with paths.environment(changes):
+            yield
     finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
         shutil.rmtree(kernel_tmp, ignore_errors=True)
 
 
