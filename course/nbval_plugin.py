@@ -182,7 +182,7 @@ class LessonNotebook(nbval.IPyNbFile):
                    (("COURSE_CACHE_DIR", "cache"), ("KERAS_HOME", "keras_home"), ("TMPDIR", "tmp"))}
         for folder in folders.values():
             folder.mkdir(parents=True)
-        with paths.environment({name: str(folder) for name, folder in folders.items()}):
+        with paths.environment({**{name: str(folder) for name, folder in folders.items()}, **paths.KERNEL_TERMINAL}):
             super().setup()
 
     def setup_sanitize_files(self):

@@ -144,6 +144,12 @@ def _set_env(name: str, value: str | None) -> None:
         os.environ[name] = value
 
 
+# What a lesson's kernel prints must not depend on the terminal that started the run: rich, which draws Keras'
+# `model.summary()` tables, sizes them to COLUMNS when it is set. Jupyter started from a shell does not pass it on
+# (bash does not export it); a terminal that exports it would change every summary table of a recorded run.
+KERNEL_TERMINAL = {"COLUMNS": None, "LINES": None}
+
+
 @contextmanager
 def environment(changes: dict):
     """Set environment variables (None: unset) for the duration of a `with` block, then restore them."""

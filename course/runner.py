@@ -239,6 +239,7 @@ def _kernel_environment(full: bool, build: Path, attempt_dir: Path, given=(), so
             changes[name] = os.path.abspath(os.path.expanduser(os.environ[name]))
     # A matplotlib backend chosen for this process (pytest sets Agg) would stop the kernel's inline figures.
     changes["MPLBACKEND"] = None
+    changes.update(paths.KERNEL_TERMINAL)
     try:
         with paths.environment(changes):
             yield

@@ -120,6 +120,18 @@ def test_a_cell_without_reference_fails_and_says_how_to_make_one(lesson):
     assert "no reference output for this cell (a new cell, or its id changed): run `python -m course references 01`" in out
 
 
+def test_the_terminal_width_does_not_reach_the_kernel(lesson, monkeypatch):
+    """rich sizes Keras' summary tables to COLUMNS: a wide terminal must not change a lesson's outputs."""
+    _write(lesson.path, CELLS + [("code", "width", "print(os.environ.get('COLUMNS'), os.environ.get('LINES'))")])
+    monkeypatch.delenv("COLUMNS", raising=False)
+    lesson.record()
+    monkeypatch.setenv("COLUMNS", "300")
+    monkeypatch.setenv("LINES", "70")
+    result, out = lesson("--nbval")
+    result.assert_outcomes(passed=4)
+    assert '"None None"' in lesson.record().read_text()
+
+
 def test_other_notebooks_are_still_collected_once_by_nbval(pytester):
     other = _write(pytester.path / "scratch.ipynb", [("code", "a", "print(1)"), ("code", "b", "1 + 1")])
     result = pytester.runpytest("-p", "course.nbval_plugin", "-p", "no:cacheprovider", "--nbval", str(other))

@@ -46,6 +46,14 @@ def test_kernels_draw_inline_figures_even_when_the_caller_chose_a_backend(notebo
     assert any("image/png" in o.get("data", {}) for o in outputs), "the figure was not shown inline"
 
 
+def test_the_terminal_width_does_not_reach_the_kernel(notebook_dir, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "300")  # rich would draw Keras' summary tables 300 characters wide
+    _notebook(notebook_dir / "04_width.ipynb",
+              'import os\nassert os.environ.get("COLUMNS") is None, os.environ["COLUMNS"]\n'
+              'record.Run(notebook="04_width").record(n=1)')
+    assert runner.run(["04"], {}, full=False) == 0
+
+
 def test_a_kernels_temporary_files_are_removed_with_it(notebook_dir, monkeypatch, tmp_path):
     # TensorFlow's autograph sources and TF Hub's cache land in TMPDIR and outlive the kernel
     system_tmp = tmp_path / "system-tmp"
