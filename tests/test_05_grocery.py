@@ -1,6 +1,5 @@
-"""Notebook 05 and course.grocery: the Grocery Store Dataset's split and class files (read and checked in the
-notebook; course.grocery reads them the same way for the course's own tools), the feature cache and its key,
-and the functions the lesson is built on."""
+"""Notebook 05's own code: the Grocery Store Dataset's split and class files (read and checked in the notebook),
+the feature cache and its key, and the functions the lesson is built on."""
 
 import ast
 import hashlib
@@ -13,17 +12,24 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from course import grocery, paths, record
+from course import data, paths
 
 NOTEBOOK = paths.REPO_ROOT / "notebooks" / "05_grocery_retrain.ipynb"
 
 
 def notebook_functions(marker: str, namespace: dict) -> dict:
-    """Run only the imports, functions and classes of the notebook's code cell containing `marker`."""
+    """Run only the imports, functions, classes and literal constants (`NAME = "..."`, or an f-string) of the notebook's code cell
+    containing `marker`."""
     cells = json.loads(NOTEBOOK.read_text())["cells"]
     source = next("".join(c["source"]) for c in cells if c["cell_type"] == "code" and marker in "".join(c["source"]))
     tree = ast.parse(source)
-    keep = [n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom))]
+
+    def constant(node):  # NAME = "a literal" or an f-string
+        return (isinstance(node, ast.Assign) and isinstance(node.value, (ast.Constant, ast.JoinedStr))
+                and all(isinstance(t, ast.Name) and t.id.isupper() for t in node.targets))
+
+    keep = [n for n in tree.body
+            if isinstance(n, (ast.FunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom)) or constant(n)]
     namespace.setdefault("lesson", types.SimpleNamespace(seed=42))  # default arguments read lesson.seed
     exec(compile(ast.Module(body=keep, type_ignores=[]), "<notebook>", "exec"), namespace)
     return namespace
@@ -46,119 +52,57 @@ def write_tiny_grocery(root):
     return root
 
 
-def test_read_classes_normalises_headers_and_paths(tmp_path):
-    root = write_tiny_grocery(tmp_path / "dataset")
-    classes = grocery.read_classes(root)
-    assert list(classes.index) == [0, 1, 2]
-    assert list(classes["name"]) == ["Golden-Delicious", "Granny-Smith", "Oatly-Oatghurt"]
-    assert list(classes["coarse"]) == [0, 0, 1]
-    assert list(classes["group"]) == ["Fruit", "Fruit", "Packages"]
-    assert classes.loc[0, "iconic"] == str(root / "iconic-images-and-descriptions/Fruit/Apple/Golden-Delicious/G_Iconic.jpg")
-    assert classes.loc[1, "description"] == "", "an empty description path stays empty"
-
-
-def test_read_classes_rejects_a_table_without_the_columns(tmp_path):
-    (tmp_path / "classes.csv").write_text("name,id\nA,0\n")
-    with pytest.raises(grocery.GroceryFormatError, match="lacks the column"):
-        grocery.read_classes(tmp_path)
-
-
-def test_read_split_parses_lines_and_skips_blank_ones(tmp_path):
-    root = write_tiny_grocery(tmp_path / "dataset")
-    split = grocery.read_split(root, "train")
-    assert list(split["fine"]) == [0, 2] and list(split["coarse"]) == [0, 1]
-    assert split.loc[0, "path"] == str(root / "train/Fruit/Apple/Golden-Delicious/a.jpg")
-
-
-def test_read_split_names_the_bad_line(tmp_path):
-    (tmp_path / "val.txt").write_text("a.jpg, 0, 0\nb.jpg; 1; 0\n")
-    with pytest.raises(grocery.GroceryFormatError, match="line 2"):
-        grocery.read_split(tmp_path, "val")
-
-
-def test_load_grocery_on_the_stand_in(course_env):
-    g = grocery.load_grocery()
-    assert len(g.classes) == 10 and g.coarse_names == ["Small-Digits", "Large-Digits"]
-    assert list(g.fine_to_coarse) == [0] * 5 + [1] * 5
-    assert [len(g.splits[s]) for s in grocery.SPLITS] == [200, 40, 120]
-    assert all(os.path.exists(p) for p in g.splits["test"]["path"])
-    assert all(os.path.exists(p) for p in g.classes["iconic"])
-    assert "200 / 40 / 120" in record.current().sources["grocery"]
-
-
-def test_load_grocery_refuses_a_coarse_id_that_contradicts_classes_csv(course_env):
-    root = course_env["mirror"] / "GroceryStoreDataset" / "dataset"
-    write_tiny_grocery(root)
-    (root / "train.txt").write_text("train/a.jpg, 0, 1\n")
-    (root / "train" / "a.jpg").parent.mkdir(parents=True, exist_ok=True)
-    (root / "train" / "a.jpg").write_bytes(b"a listed photo: the copy is complete, its id is wrong")
-    for split in ("val", "test"):
-        (root / f"{split}.txt").write_text("")
-    with pytest.raises(grocery.GroceryFormatError, match="disagrees with classes.csv"):
-        grocery.load_grocery()
-
-
-def test_per_class_sample_caps_each_class_and_keeps_order(course_env):
-    train = grocery.load_grocery().splits["train"]
-    small = grocery.per_class_sample(train, 3, seed=1)
-    assert small["fine"].value_counts().max() == 3 and small["fine"].nunique() == 10
-    assert list(small["path"]) == sorted(small["path"], key=list(train["path"]).index)
-    assert grocery.per_class_sample(train, None) is train
-    assert small.equals(grocery.per_class_sample(train, 3, seed=1)), "the same seed picks the same images"
-
-
-def test_cached_features_computes_once_then_loads(tmp_path):
-    calls = []
-
-    def compute():
-        calls.append(1)
-        return np.arange(6, dtype=np.float64).reshape(3, 2)
-
-    first = grocery.cached_features(compute, tmp_path / "cache", "k1")
-    second = grocery.cached_features(compute, tmp_path / "cache", "k1")
-    assert len(calls) == 1
-    assert not first.from_cache and second.from_cache
-    assert second.features.dtype == np.float32 and np.array_equal(first.features, second.features)
-    assert second.compute_seconds == pytest.approx(first.compute_seconds)
-    assert [p.name for p in sorted((tmp_path / "cache").iterdir())] == ["k1.json", "k1.npy"]
-    grocery.cached_features(compute, tmp_path / "cache", "k2")
-    assert len(calls) == 2, "another key computes again"
-
-
-def test_cached_features_leaves_nothing_behind_when_compute_fails(tmp_path):
-    def broken():
-        raise RuntimeError("killed")
-
-    with pytest.raises(RuntimeError):
-        grocery.cached_features(broken, tmp_path / "cache", "k")
-    assert not (tmp_path / "cache" / "k.npy").exists()
-
-
 # --- notebook 05: the lesson's own code ---------------------------------------------------------------------
 
 
-def test_notebook_reads_the_split_files_and_class_table_like_load_grocery(course_env):
-    """The few lines of pandas the lesson shows give exactly what the checked loader gives."""
-    checked = grocery.load_grocery()
-    ns = notebook_functions("def read_split", {"pd": pd, "ROOT": checked.root})
-    for split in grocery.SPLITS:
-        pd.testing.assert_frame_equal(ns["read_split"](split), checked.splits[split])
+def readers(root):
+    """The lesson's readers and checks of the dataset's text files (section 1), on the dataset folder `root`."""
+    return notebook_functions("def read_split", {"pd": pd, "os": os, "ROOT": root})
+
+
+@pytest.fixture
+def stand_in(course_env):
+    """The course's stand-in Grocery Store Dataset (10 products in 2 coarse classes) and the lesson's readers."""
+    root = data.locate("grocery") / "dataset"
+    return root, readers(root)
+
+
+def test_notebook_reads_the_split_files_line_by_line(stand_in):
+    root, ns = stand_in
+    for split, count in [("train", 200), ("val", 40), ("test", 120)]:
+        lines = [[field.strip() for field in line.split(",")] for line in (root / f"{split}.txt").read_text().splitlines()
+                 if line.strip()]
+        table = ns["read_split"](split)
+        assert len(table) == len(lines) == count
+        assert list(table["path"]) == [str(root / path) for path, _, _ in lines], "absolute, in the file's order"
+        assert list(table["fine"]) == [int(f) for _, f, _ in lines] and list(table["coarse"]) == [int(c) for *_, c in lines]
+        ns["check_split"](split, table, ns["read_classes"]())  # the stand-in is sound
+
+
+def test_notebook_reads_the_class_table_as_upstream_writes_it(tmp_path, stand_in):
+    _, ns = stand_in
     classes = ns["read_classes"]()
-    columns = ["name", "coarse", "coarse_name", "group", "iconic"]
-    pd.testing.assert_frame_equal(classes[columns], checked.classes[columns], check_names=False)
+    assert len(classes) == 10 and list(classes["coarse"]) == [0] * 5 + [1] * 5
+    assert list(classes.drop_duplicates("coarse")["coarse_name"]) == ["Small-Digits", "Large-Digits"]
+    assert all(os.path.exists(p) for p in classes["iconic"])
+    root = write_tiny_grocery(tmp_path / "dataset")  # headers with type hints, an empty description, a blank line
+    classes = readers(root)["read_classes"]()
+    assert list(classes.index) == [0, 1, 2] and list(classes["name"]) == ["Golden-Delicious", "Granny-Smith", "Oatly-Oatghurt"]
+    assert list(classes["coarse"]) == [0, 0, 1] and list(classes["group"]) == ["Fruit", "Fruit", "Packages"]
+    assert classes.loc[0, "iconic"] == str(root / "iconic-images-and-descriptions/Fruit/Apple/Golden-Delicious/G_Iconic.jpg")
+    assert classes.loc[1, "description"] == "", "an empty description path stays empty"
+    assert len(readers(root)["read_split"]("train")) == 2, "the blank line is no photo"
 
 
-def test_notebook_refuses_a_split_with_missing_photos_or_contradicting_classes(course_env):
+def test_notebook_refuses_a_split_with_missing_photos_or_contradicting_classes(stand_in):
     """A damaged download is named (file, count, what to do) before any training, by ValueError, not assert."""
-    checked = grocery.load_grocery()
-    ns = notebook_functions("def read_split", {"pd": pd, "os": os, "ROOT": checked.root})
+    root, ns = stand_in
     classes, train = ns["read_classes"](), ns["read_split"]("train")
-    ns["check_split"]("train", train, classes)  # the stand-in is sound
     gone = train["path"].iloc[3]
     os.remove(gone)
-    with pytest.raises(ValueError, match=r"1 listed photo\(s\) are missing, e\.g\. .*download it again") as err:
+    with pytest.raises(ValueError, match=r"1 listed photo\(s\) are missing, e\.g\. .*delete that folder") as err:
         ns["check_split"]("train", train, classes)
-    assert gone in str(err.value) and "train.txt" in str(err.value)
+    assert gone in str(err.value) and "train.txt" in str(err.value) and str(root.parent) in str(err.value)
     wrong = ns["read_split"]("val")
     wrong.loc[0, "coarse"] = (wrong.loc[0, "coarse"] + 1) % 2
     wrong.loc[1, "fine"] = 999
@@ -166,13 +110,14 @@ def test_notebook_refuses_a_split_with_missing_photos_or_contradicting_classes(c
         ns["check_split"]("val", wrong, classes)
 
 
-def test_notebook_takes_at_most_n_photos_per_product_with_its_seed(course_env):
-    train = grocery.load_grocery().splits["train"]
+def test_notebook_takes_at_most_n_photos_per_product_with_its_seed(stand_in):
+    train = stand_in[1]["read_split"]("train")
     ns = notebook_functions("def at_most_per_class", {})
     small = ns["at_most_per_class"](train, 3)
-    assert small["fine"].value_counts().max() == 3 and small["fine"].nunique() == train["fine"].nunique()
+    assert small["fine"].value_counts().max() == 3 and small["fine"].nunique() == train["fine"].nunique() == 10
     assert list(small.index) == sorted(small.index), "in the split file's order"
     assert small.equals(ns["at_most_per_class"](train, 3)) and ns["at_most_per_class"](train, None) is train
+    assert not small.equals(notebook_functions("def at_most_per_class", {})["at_most_per_class"](train, 3, seed=1))
 
 
 @pytest.fixture
@@ -378,21 +323,37 @@ def test_notebook_softmax_layer_stops_early_and_keeps_the_best_epoch():
     assert len(full.history["loss"]) == 5
 
 
-def test_notebook_names_a_damaged_photo_before_any_feature_is_computed(course_env):
+def run_subset_cell(root, ns, per_class):
+    """Section 1's subset cell (`at_most_per_class`, then each photo the run uses decoded once) on `root`."""
+    import utils
+
+    cell = next("".join(c["source"]) for c in _cells() if c["cell_type"] == "code" and "def at_most_per_class" in
+                "".join(c["source"]))
+    namespace = {"pd": pd, "utils": utils, "ROOT": root, "PER_CLASS": per_class, "print": lambda *a, **k: None,
+                 "all_splits": {s: ns["read_split"](s) for s in ("train", "val", "test")},
+                 "classes": ns["read_classes"](), "lesson": types.SimpleNamespace(seed=42)}
+    exec(compile(cell, "<05 subset cell>", "exec"), namespace)
+    return namespace["splits"]
+
+
+def test_notebook_names_a_damaged_photo_before_any_feature_is_computed(stand_in):
     """The subset cell decodes each photo the run uses once: a truncated one stops the lesson there, named,
     with the fix (not a TensorFlow error in the middle of computing features)."""
     import utils
 
-    checked = grocery.load_grocery()
-    cell = next("".join(c["source"]) for c in _cells() if c["cell_type"] == "code" and "def at_most_per_class" in
-                "".join(c["source"]))
-    ns = {"pd": pd, "utils": utils, "ROOT": checked.root, "PER_CLASS": 2, "print": lambda *a, **k: None,
-          "all_splits": {s: checked.splits[s][["path", "fine", "coarse"]] for s in grocery.SPLITS},
-          "classes": checked.classes, "lesson": types.SimpleNamespace(seed=42)}
-    exec(compile(cell, "<05 subset cell>", "exec"), dict(ns))  # the stand-in is sound
-    used = ns["all_splits"]["val"]["path"].iloc[0]
+    root, ns = stand_in
+    used = run_subset_cell(root, ns, 2)["val"]["path"].iloc[0]  # the stand-in is sound
     with open(used, "r+b") as photo:
         photo.truncate(os.path.getsize(used) // 3)
     with pytest.raises(utils.ImageFolderError) as err:
-        exec(compile(cell, "<05 subset cell>", "exec"), dict(ns))
+        run_subset_cell(root, ns, 2)
     assert os.path.basename(used) in str(err.value) and "val split" in str(err.value)
+
+
+def test_notebook_decodes_only_the_photos_a_run_uses(stand_in):
+    root, ns = stand_in
+    used = set(run_subset_cell(root, ns, 1)["val"]["path"])
+    for path in set(ns["read_split"]("val")["path"]) - used:
+        with open(path, "r+b") as photo:
+            photo.truncate(60)
+    assert set(run_subset_cell(root, ns, 1)["val"]["path"]) == used, "no error: the damaged photos are not in this run"

@@ -1,19 +1,23 @@
 """Damaged mirrors and caches, as USB sticks and interrupted downloads leave them: each file is named with the fix.
 
 MNIST / Fashion-MNIST IDX files cut short, empty, unzipped, replaced by an HTML error page, bit-rotted,
-swapped; the grocery dataset's split files, class table and photos; the feature cache of notebook 05.
+swapped; the grocery dataset's split files and class table, and the feature cache, as notebook 05 reads them.
 """
 
 import gzip
+import hashlib
+import json
 import os
 import struct
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
+from test_05_grocery import notebook_functions, readers
 
 from conftest import write_idx
-from course import data, grocery, paths, record
+from course import data, paths, record
 from course.data import DamagedDataError
 
 RNG = np.random.default_rng(0)
@@ -146,7 +150,7 @@ def test_a_relative_mirror_means_the_folder_it_was_typed_in(tmp_path, monkeypatc
     assert os.environ["COURSE_DATA_DIR"] == str(typed / "mirror")
 
 
-# --- the Grocery Store Dataset's files ------------------------------------------------------------------------
+# --- the Grocery Store Dataset's files, as notebook 05 reads them ----------------------------------------------
 
 HEADER = ("Class Name (str),Class ID (int),Coarse Class Name (str),Coarse Class ID (int),"
           "Iconic Image Path (str),Product Description Path (str)")
@@ -154,7 +158,7 @@ CLASSES = [("Golden-Delicious", 0, "Apple", 0), ("Granny-Smith", 1, "Apple", 0),
 
 
 def tiny_grocery(root):
-    """Three products, three photos of each in every split, in the upstream layout (under the mirror)."""
+    """Three products, three photos of each in every split, in the upstream layout."""
     from PIL import Image
 
     root.mkdir(parents=True, exist_ok=True)
@@ -172,145 +176,115 @@ def tiny_grocery(root):
     return root
 
 
-@pytest.fixture
-def grocery_root(course_env):
-    return tiny_grocery(course_env["mirror"] / "GroceryStoreDataset" / "dataset")
-
-
-def _cut(path):
-    path.write_bytes(path.read_bytes()[:60])
+def read_grocery(root):
+    """What section 1 of notebook 05 does with the dataset's text files: read the class table and the three
+    splits, and check each split against the table."""
+    ns = readers(root)
+    classes = ns["read_classes"]()
+    splits = {split: ns["read_split"](split) for split in ("train", "val", "test")}
+    for split, table in splits.items():
+        ns["check_split"](split, table, classes)
+    return classes, splits
 
 
 GROCERY_REFUSED = [  # (case, damage to the dataset folder, words)
-    ("val.txt missing", lambda r: (r / "val.txt").unlink(), ["val.txt is missing", "offline mirror holds a damaged copy"]),
-    ("test.txt empty", lambda r: (r / "test.txt").write_text(""), ["test.txt lists no photos"]),
-    ("train.txt of blank lines", lambda r: (r / "train.txt").write_text("\n \n\n"), ["train.txt lists no photos"]),
-    ("train.txt not UTF-8", lambda r: (r / "train.txt").write_bytes(b"train/\xff\xfe.jpg, 0, 0\n"), ["cannot be read"]),
-    ("classes.csv empty", lambda r: (r / "classes.csv").write_text(""), ["classes.csv cannot be read as a table"]),
+    ("val.txt missing", lambda r: (r / "val.txt").unlink(), ["val.txt cannot be read", "No such file"]),
+    ("test.txt empty", lambda r: (r / "test.txt").write_text(""), ["test.txt lists nothing"]),
+    ("train.txt of blank lines", lambda r: (r / "train.txt").write_text("\n \n\n"), ["train.txt lists nothing"]),
+    ("train.txt not UTF-8", lambda r: (r / "train.txt").write_bytes(b"train/\xff\xfe.jpg, 0, 0\n"),
+     ["train.txt cannot be read", "can't decode"]),
+    ("classes.csv empty", lambda r: (r / "classes.csv").write_text(""), ["classes.csv cannot be read"]),
     ("classes.csv with a word for an id", lambda r: (r / "classes.csv").write_text(
-        HEADER + "\nGolden,zero,Apple,0,/i.jpg,\n"), ["row 2: fine class id 'zero' is not a whole number"]),
+        HEADER + "\nGolden,zero,Apple,0,/i.jpg,\n"), ["classes.csv: a class id is not a whole number"]),
     ("a coarse id with two names", lambda r: (r / "classes.csv").write_text(HEADER + "\n" + "".join(
         f"{n},{f},{'Pear' if f == 1 else c},{k},/i.jpg,\n" for n, f, c, k in CLASSES)),
-     ["coarse class id 0 has several names (['Apple', 'Pear'])"]),
+     ["classes.csv: a coarse class id has several names"]),
     ("a line with an absolute path", lambda r: (r / "val.txt").write_text("/etc/passwd, 0, 0\n"),
-     ["line 1: '/etc/passwd' points outside the dataset folder"]),
-    ("a line climbing out", lambda r: (r / "val.txt").write_text("../../secret.jpg, 0, 0\n"), ["points outside"]),
+     ["val.txt: 1 line(s) point outside", "/etc/passwd"]),
+    ("a line climbing out", lambda r: (r / "val.txt").write_text("../../secret.jpg, 0, 0\n"), ["point outside"]),
     ("a fine id not in classes.csv", lambda r: (r / "test.txt").write_text(
         (r / "test.txt").read_text().splitlines()[0].split(",")[0] + ", 7, 0\n"),
-     ["fine class id that is not in classes.csv (0..2)"]),
+     ["test.txt: 1 line(s) name a product that classes.csv does not have"]),
+    ("a line without its coarse id", lambda r: (r / "test.txt").write_text("test/Oatly/Oatly_0.jpg, 2\n"),
+     ["test.txt: 1 line(s) give a coarse class that contradicts classes.csv"]),
 ]
 
 
 @pytest.mark.parametrize("case, damage, words", GROCERY_REFUSED, ids=[c for c, *_ in GROCERY_REFUSED])
-def test_a_damaged_grocery_dataset_is_named_with_the_fix(grocery_root, case, damage, words):
-    damage(grocery_root)
-    with pytest.raises(grocery.GroceryFormatError) as err:
-        grocery.load_grocery()
-    for word in words:
+def test_a_damaged_grocery_dataset_is_named_with_the_fix(tmp_path, case, damage, words):
+    root = tiny_grocery(tmp_path / "GroceryStoreDataset" / "dataset")
+    read_grocery(root)  # sound before the damage
+    damage(root)
+    with pytest.raises(ValueError) as err:
+        read_grocery(root)
+    for word in words + [f"The copy of the dataset in {root.parent} is damaged or incomplete: delete that folder"]:
         assert word in str(err.value), (word, str(err.value))
 
 
-def test_a_grocery_table_with_a_byte_order_mark_and_windows_line_ends_reads(grocery_root):
+def test_a_grocery_table_with_a_byte_order_mark_and_windows_line_ends_reads(tmp_path):
+    root = tiny_grocery(tmp_path / "dataset")
     for name in ("classes.csv", "train.txt"):
-        text = (grocery_root / name).read_text()
-        (grocery_root / name).write_bytes(b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode())
-    g = grocery.load_grocery()
-    assert g.fine_names == ["Golden-Delicious", "Granny-Smith", "Oatly"] and len(g.splits["train"]) == 9
+        text = (root / name).read_text()
+        (root / name).write_bytes(b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode())
+    classes, splits = read_grocery(root)
+    assert list(classes["name"]) == ["Golden-Delicious", "Granny-Smith", "Oatly"] and len(splits["train"]) == 9
+    assert splits["train"]["path"].iloc[0] == str(root / "train/Golden-Delicious/Golden-Delicious_0.jpg")
 
 
-def test_a_truncated_photo_is_named_before_training(grocery_root):
-    _cut(grocery_root / "test" / "Oatly" / "Oatly_2.jpg")
-    g = grocery.load_grocery()  # cheap checks pass: the file exists
-    with pytest.raises(grocery.GroceryFormatError) as err:
-        g.sample(None)
-    assert "test/Oatly/Oatly_2.jpg: corrupt or truncated image data" in str(err.value)
-    assert "python -m course download grocery" in str(err.value)
-    kept = g.sample(None, skip_bad=True)
-    assert len(kept["test"]) == 8 and not kept["test"]["path"].str.endswith("Oatly_2.jpg").any()
-    assert len(kept["train"]) == 9
-
-
-def test_sample_leaves_out_damaged_photos_and_converts_odd_ones(grocery_root, course_env):
-    from PIL import Image
-
-    tiff = grocery_root / "train" / "Oatly" / "Oatly_0.jpg"
-    Image.new("RGB", (16, 12), (1, 2, 3)).save(tiff, format="TIFF")  # a TIFF under a .jpg name
-    for i in (1, 2):
-        _cut(grocery_root / "val" / "Oatly" / f"Oatly_{i}.jpg")
-    g = grocery.load_grocery()
-    splits = g.sample(None, skip_bad=True)
-    row = splits["train"][splits["train"]["fine"] == 2].iloc[0]
-    assert row["path"].startswith(str(course_env["cache"] / "converted-images")), row["path"]
-    assert list(splits["val"]["fine"]).count(2) == 1
-
-
-def test_sample_decodes_only_the_photos_a_run_uses(grocery_root):
-    g = grocery.load_grocery()
-    used = set(grocery.per_class_sample(g.splits["val"], 1, seed=5)["path"])
-    for path in set(g.splits["val"]["path"]) - used:
-        _cut(Path(path))
-    splits = g.sample(1, seed=5)  # no error: the damaged photos are not in this run
-    assert set(splits["val"]["path"]) == used
-
-
-PER_CLASS = [(None, 9), (1, 3), (3, 9), (0, "PER_CLASS=0"), (4, "PER_CLASS=4 is more than the 3 images in the largest"),
-             (2.5, "not a whole number"), ("2", "not a whole number")]
-
-
-@pytest.mark.parametrize("n, outcome", PER_CLASS, ids=[repr(n) for n, _ in PER_CLASS])
-def test_per_class_sample_checks_its_parameter(grocery_root, n, outcome):
-    train = grocery.load_grocery().splits["train"]
-    if isinstance(outcome, int):
-        assert len(grocery.per_class_sample(train, n)) == outcome
-    else:
-        with pytest.raises(ValueError, match=outcome):
-            grocery.per_class_sample(train, n)
-
-
-# --- the feature cache: damaged files are set aside and recomputed, never trusted -----------------------------
+# --- notebook 05's feature cache: a damaged file is computed again, never trusted -----------------------------
 
 def _features():
-    return np.arange(12, dtype=np.float64).reshape(4, 3)
+    return np.arange(12, dtype=np.float32).reshape(4, 3)
 
 
 CACHE_DAMAGE = {
-    "empty .npy": lambda d: (d / "k.npy").write_bytes(b""),
-    "cut-short .npy": lambda d: (d / "k.npy").write_bytes((d / "k.npy").read_bytes()[:100]),
-    "missing .json": lambda d: (d / "k.json").unlink(),
-    "missing .npy": lambda d: (d / "k.npy").unlink(),
-    "empty .json": lambda d: (d / "k.json").write_text(""),
-    "json without shape": lambda d: (d / "k.json").write_text('{"compute_seconds": 1}'),
-    "json of another shape": lambda d: (d / "k.json").write_text('{"compute_seconds": 1, "shape": [5, 3]}'),
-    "pickled objects": lambda d: np.save(d / "k.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True),
-    "float64 features": lambda d: np.save(d / "k.npy", _features()),
-    "a folder named k.npy": lambda d: ((d / "k.npy").unlink(), (d / "k.npy").mkdir()),
+    "empty": lambda p: p.write_bytes(b""),
+    "cut short": lambda p: p.write_bytes(p.read_bytes()[:100]),
+    "an HTML page": lambda p: p.write_text("<html><body>quota exceeded</body></html>"),
+    "pickled objects": lambda p: np.save(p, np.array([{"a": 1}], dtype=object), allow_pickle=True),
 }
 
 
-@pytest.mark.parametrize("damage", list(CACHE_DAMAGE))
-def test_a_damaged_feature_cache_is_set_aside_and_recomputed(tmp_path, capsys, damage):
+@pytest.fixture
+def split_features(tmp_path):
+    """Notebook 05's `split_features`, caching in tmp_path/cache, with a `compute_features` that counts calls."""
     calls = []
 
-    def compute():
+    def compute_features(table, mirrored):
         calls.append(1)
         return _features()
 
-    grocery.cached_features(compute, tmp_path, "k")
-    CACHE_DAMAGE[damage](tmp_path)
-    again = grocery.cached_features(compute, tmp_path, "k")
-    assert len(calls) == 2 and not again.from_cache and np.array_equal(again.features, _features())
-    assert "set aside" in capsys.readouterr().out
-    third = grocery.cached_features(compute, tmp_path, "k")
-    assert len(calls) == 2 and third.from_cache, "the rewritten cache is trusted on the next run"
-    names = sorted(p.name for p in tmp_path.iterdir())
-    assert {"k.npy", "k.json"} <= set(names) and not [n for n in names if n.endswith(".tmp.npy") or ".tmp." in n]
+    (tmp_path / "cache").mkdir()
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(b"a photo")
+    ns = notebook_functions("def split_features", {
+        "np": np, "os": os, "hashlib": hashlib, "json": json, "cache_dir": tmp_path / "cache", "settings": {"backbone": "tiny", "image_size": 8},
+        "splits": {"train": pd.DataFrame({"path": [str(photo)] * 4})}, "compute_features": compute_features})
+    ns["split_features"].calls = calls
+    return ns["split_features"]
 
 
-def test_an_interrupted_cache_write_leaves_no_file_a_later_run_trusts(tmp_path, monkeypatch):
-    def killed(*args, **kwargs):
+@pytest.mark.parametrize("damage", list(CACHE_DAMAGE))
+def test_a_damaged_feature_cache_is_computed_again(split_features, tmp_path, capsys, damage):
+    assert np.array_equal(split_features("train"), _features()) and len(split_features.calls) == 1
+    [cached] = (tmp_path / "cache").iterdir()
+    CACHE_DAMAGE[damage](cached)
+    assert np.array_equal(split_features("train"), _features()) and len(split_features.calls) == 2
+    assert f"The cached features {cached} cannot be read" in capsys.readouterr().out
+    assert np.array_equal(split_features("train"), _features()) and len(split_features.calls) == 2, \
+        "the rewritten cache is trusted on the next run"
+
+
+def test_an_interrupted_cache_write_leaves_no_file_a_later_run_trusts(split_features, tmp_path, monkeypatch):
+    save = np.save
+
+    def killed(path, array):  # half the file written, then Ctrl-C
+        save(path, array)
+        Path(path).write_bytes(Path(path).read_bytes()[:90])
         raise KeyboardInterrupt
 
     monkeypatch.setattr(np, "save", killed)
     with pytest.raises(KeyboardInterrupt):
-        grocery.cached_features(_features, tmp_path, "k")
-    assert list(tmp_path.iterdir()) == []
+        split_features("train")
+    monkeypatch.setattr(np, "save", save)
+    assert np.array_equal(split_features("train"), _features()) and len(split_features.calls) == 2
