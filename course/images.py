@@ -6,7 +6,8 @@ with `train/` and `test/` inside. `scan_image_folder` finds all of that up front
 table, instead of letting TensorFlow fail deep inside `fit` with a message that names no file.
 
 What is read (`FORMATS`): the check decodes every photo with the pipeline's own decoder
-(`tf.io.decode_image`), so a file it accepts is a file `make_dataset` reads.
+(`tf.io.decode_image`), so a file it accepts is a file the lessons' `tf.data` pipelines read, by a name
+`tf.data` takes (a copy in the cache when the name is not UTF-8 text).
 
 - JPEG, PNG, GIF (first frame), BMP (24/32-bit) and WebP are read as they are;
 - TIFF, JPEG 2000, PPM/PGM/PBM, TGA, ICO, QOI, PSD, AVIF (where Pillow reads it), BMP and WebP variants
@@ -21,7 +22,6 @@ from __future__ import annotations
 import errno
 import hashlib
 import io
-import numbers
 import os
 import stat
 import warnings
@@ -177,7 +177,7 @@ class ImageCheck:
 
 
 def _tf_problem(data: bytes, fmt: str, pixels: int) -> str | None:
-    """Why the pipeline's decoder (`tf.io.decode_image`, as in `make_dataset`) refuses these bytes; None if it reads them."""
+    """Why the pipeline's decoder (`tf.io.decode_image`, as the lessons read photos) refuses these bytes; None if it reads them."""
     import tensorflow as tf
 
     try:
@@ -346,7 +346,32 @@ def inspect_image(path) -> ImageCheck:
     if frames > 1:
         note = "; ".join(filter(None, [note, f"{'animated ' if fmt != 'MPO' else ''}{fmt} with {frames} "
                                               f"{'pictures' if fmt == 'MPO' else 'frames'}: the first is used"]))
+    if not _is_utf8(path):  # bytes from an old zip or disk: tf.data cannot take the name as a string
+        try:
+            copy = _converted_copy_of_bytes(data, digest, ext if _is_utf8(ext) else "")
+        except (storage.StorageError, OSError) as err:
+            return ImageCheck("bad", f"its name is not UTF-8 text, which TensorFlow cannot take, and a copy under "
+                                     f"another name cannot be written ({err}): rename the file", digest=digest)
+        note = "; ".join(filter(None, [note, f"its name is not UTF-8 text, which TensorFlow cannot take: read from "
+                                              f"a copy ({show(copy)})"]))
+        return ImageCheck("convert", note, copy, digest)
     return ImageCheck("convert" if note else "ok", note, path, digest)
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+        return True
+    except UnicodeEncodeError:  # a byte that is not UTF-8, kept by os.fsdecode as a lone surrogate
+        return False
+
+
+def _converted_copy_of_bytes(data: bytes, digest: str, ext: str) -> str:
+    """The file's bytes, unchanged, once in the cache under a name made of its content; atomic."""
+    path = _cache_folder() / f"{digest[:24]}-{_CONVERTER}-same{ext.lower()}"
+    if not (path.is_file() and path.stat().st_size == len(data)):
+        storage.write_atomic(path, data)
+    return str(path)
 
 
 def _bmp_bits(data: bytes) -> int:
@@ -650,62 +675,6 @@ def scan_image_folder(root, *, skip_bad: bool = False, min_classes: int = 2, wor
                       f"contradicting labels: {listed}. Keep each photo in its one right class folder.",
                       UserWarning, stacklevel=2)
     return found
-
-
-def make_dataset(
-    files,
-    labels,
-    image_size: tuple[int, int],
-    batch_size: int,
-    *,
-    shuffle: bool = False,
-    seed: int | None = None,
-    cache: bool = False,
-    augment=None,
-):
-    """A `tf.data` pipeline of (image, label) batches: parallel decode to RGB, resize, batch, prefetch.
-
-    Images come out as float32 in [0, 255] (the range `keras.applications.*.preprocess_input` expects).
-    `cache=True` keeps the decoded images in memory (as uint8) after the first complete pass. `augment`, a
-    function of a batch of images (e.g. a `keras.Sequential` of preprocessing layers), runs on whole
-    batches after batching, in parallel: far cheaper than augmenting one image at a time.
-
-    Give it the `files` of `scan_image_folder` (or `check_image_files`): those are checked to decode here.
-    Files that do not exist are refused at once, by name, not in the middle of `fit`.
-    """
-    import tensorflow as tf
-
-    files = [os.fsencode(os.fspath(f)) for f in files]  # bytes: names that are not UTF-8 work too
-    labels = list(labels)
-    if len(files) != len(labels):
-        raise ValueError(f"make_dataset got {len(files):,} files but {len(labels):,} labels")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
-        raise ValueError(f"batch_size must be a whole number >= 1, got {batch_size!r}")
-    missing = [f for f in files if not os.path.isfile(f)]
-    if missing:
-        raise ImageFolderError(
-            f"{len(missing)} of {len(files):,} files given to make_dataset do not exist (moved or deleted since "
-            f"they were listed), e.g. {show(missing[0])}. Scan the folder again, or restore them.")
-
-    def load(path, label):
-        image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
-        image = tf.image.resize(image, image_size)
-        return image, label
-
-    ds = tf.data.Dataset.from_tensor_slices((files, labels))
-    if cache:  # decode once; keep uint8 images in memory (4x smaller than float32), shuffle those
-        to_uint8 = lambda x, y: (tf.cast(tf.clip_by_value(tf.round(x), 0, 255), tf.uint8), y)  # noqa: E731
-        ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE).map(to_uint8).cache()
-    if shuffle:
-        ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
-    if not cache:  # shuffle the file names (cheap), then decode in parallel
-        ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE)
-    ds = ds.batch(batch_size)
-    if cache:
-        ds = ds.map(lambda x, y: (tf.cast(x, tf.float32), y))
-    if augment is not None:
-        ds = ds.map(lambda x, y: (augment(x), y), num_parallel_calls=tf.data.AUTOTUNE)
-    return ds.prefetch(tf.data.AUTOTUNE)
 
 
 #: The extensions `keras.utils.image_dataset_from_directory` lists (`ALLOWLIST_FORMATS`); it skips others.

@@ -45,3 +45,16 @@ def write_idx_dataset(folder, n_train=6, n_test=4, value=7):
     write_idx(folder / "train-labels-idx1-ubyte.gz", np.arange(n_train) % 10)
     write_idx(folder / "t10k-images-idx3-ubyte.gz", np.full((n_test, 28, 28), value))
     write_idx(folder / "t10k-labels-idx1-ubyte.gz", np.arange(n_test) % 10)
+
+
+def read_like_the_lessons(files, labels, size, batch_size=256):
+    """Checked photo files through the pipeline the lessons write (04 and 06): file names as strings,
+    `tf.io.read_file` and `tf.io.decode_image`, resized, batched. Returns the batches as NumPy arrays."""
+    import tensorflow as tf
+
+    def load(path, label):
+        image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
+        return tf.image.resize(image, size), label
+
+    dataset = tf.data.Dataset.from_tensor_slices((list(files), list(labels))).map(load).batch(batch_size)
+    return [(x.numpy(), y.numpy()) for x, y in dataset]

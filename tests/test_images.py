@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from course import images, record
+from conftest import read_like_the_lessons
+from course import record
 from course.images import ImageFolderError, scan_image_folder
 
 
@@ -132,9 +133,7 @@ def test_a_class_whose_every_file_was_left_out_is_not_called_empty(tmp_path):
 def test_every_accepted_file_decodes_in_tensorflow(messy):
     """"Accepted" must mean TensorFlow can read it: no surprise inside fit."""
     found = scan_image_folder(messy, skip_bad=True)
-    ds = images.make_dataset(found.files, found.labels, (32, 32), batch_size=64)
-    batches = list(ds)
-    x, y = batches[0]
+    [(x, y)] = read_like_the_lessons(found.files, found.labels, (32, 32), batch_size=64)
     assert x.shape == (len(found.files), 32, 32, 3) and x.dtype.name == "float32"
     assert sorted(np.asarray(y).tolist()) == sorted(found.labels)
 
@@ -148,32 +147,3 @@ def test_a_single_class_is_refused(tmp_path):
 def test_a_missing_folder_says_what_is_expected(tmp_path):
     with pytest.raises(ImageFolderError, match="one sub-folder per class"):
         scan_image_folder(tmp_path / "nowhere")
-
-
-def test_make_dataset_shuffles_reproducibly(tmp_path):
-    files, labels = [], []
-    for i in range(12):
-        files.append(str(_rgb(tmp_path / f"{i}.png", size=(8, 8))))
-        labels.append(i)
-    order = [
-        np.concatenate([y.numpy() for _, y in images.make_dataset(files, labels, (8, 8), 4, shuffle=True, seed=1)])
-        for _ in range(2)
-    ]
-    assert sorted(order[0]) == list(range(12))
-    assert order[0].tolist() == order[1].tolist()
-    assert order[0].tolist() != list(range(12))
-
-
-def test_make_dataset_applies_batched_augmentation_and_caches(tmp_path):
-    files = [str(_rgb(tmp_path / f"{i}.png", size=(8, 8))) for i in range(6)]
-    calls = []
-
-    def augment(batch):
-        calls.append(batch.shape)
-        return batch * 0.0 + 1.0
-
-    ds = images.make_dataset(files, list(range(6)), (8, 8), 4, cache=True, augment=augment)
-    for _ in range(2):
-        x = np.concatenate([b.numpy() for b, _ in ds])
-        assert x.shape == (6, 8, 8, 3) and (x == 1.0).all()
-    assert calls and all(shape[1:] == (8, 8, 3) for shape in calls), "augment sees whole batches"

@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 from PIL import Image, features
 
-from course import images
+from conftest import read_like_the_lessons
 from course.images import ImageFolderError, scan_image_folder
 
 tf = pytest.importorskip("tensorflow")
@@ -342,7 +342,7 @@ def _where(found, rel):
 
 
 def decode(path):
-    """The pipeline's decoder, as `make_dataset` calls it."""
+    """The pipeline's decoder, as the lessons call it."""
     return tf.io.decode_image(tf.io.read_file(os.fsencode(path)), channels=3, expand_animations=False).numpy()
 
 
@@ -380,11 +380,10 @@ def test_without_skip_bad_every_problem_is_named_in_one_error(scanned):
     assert "SKIP_BAD_IMAGES" not in message
 
 
-def test_the_whole_accepted_folder_goes_through_make_dataset(scanned):
+def test_the_whole_accepted_folder_goes_through_the_lessons_pipeline(scanned):
     """What the check accepts, the pipeline reads: one pass over every used file, nothing fails in `fit`."""
     found, _, _ = scanned
-    ds = images.make_dataset(found.files, found.labels, (8, 8), batch_size=256)
-    (x, y), = list(ds)
+    (x, y), = read_like_the_lessons(found.files, found.labels, (8, 8), batch_size=256)
     assert x.shape == (len(found.files), 8, 8, 3)
     assert sorted(np.asarray(y).tolist()) == sorted(found.labels)
 
