@@ -282,7 +282,7 @@ def cell_state(executed: Path) -> dict | None:
 
     nbclient stamps each cell with when its execution started (`iopub.execute_input`) and when the kernel
     replied (`shell.execute_reply`); papermill marks every pending cell "completed" after a kernel dies,
-    so its own status cannot say which cell was running. Returns {"cell": number counted over all cells as
+    so its own status cannot say which cell was running, but its start time says which cells began. Returns {"cell": number counted over all cells as
     Jupyter shows them (1-based), "heading": the last `#` heading above it, "line": its first line of code,
     "state": "raised" (an error output) or "running" (started, never finished)}, or None.
     """
@@ -301,7 +301,9 @@ def cell_state(executed: Path) -> dict | None:
             continue
         timing = cell.get("metadata", {}).get("execution", {})
         raised = any(o.get("output_type") == "error" for o in cell.get("outputs", []))
-        started = "iopub.execute_input" in timing or "iopub.status.busy" in timing
+        # A kernel killed at once may never report the cell's start: papermill's own start time says it began.
+        started = ("iopub.execute_input" in timing or "iopub.status.busy" in timing
+                   or bool(cell.get("metadata", {}).get("papermill", {}).get("start_time")))
         if raised or (started and "shell.execute_reply" not in timing):
             lines = [line for line in source.splitlines() if line.strip() and not line.lstrip().startswith("#")]
             found = {"cell": number, "heading": heading, "line": lines[0].strip() if lines else "",

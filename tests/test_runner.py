@@ -323,6 +323,11 @@ def test_the_cell_that_stopped_is_read_from_what_the_kernel_reported(tmp_path):
     nb.cells[4].outputs = [nbformat.v4.new_output("error", ename="ValueError", evalue="boom", traceback=[])]
     nbformat.write(nb, path)
     assert runner.cell_state(path)["cell"] == 5 and runner.cell_state(path)["state"] == "raised"
+    # A kernel killed in its first statement: nbclient may never hear that the cell began; papermill's start did
+    nb.cells[4].outputs = []
+    nb.cells[4].metadata = {"execution": {}, "papermill": {"status": "completed", "start_time": "t4", "end_time": "t5"}}
+    nbformat.write(nb, path)
+    assert runner.cell_state(path) == {"cell": 5, "heading": "2. Training", "line": "after()", "state": "running"}
     path.write_text("{")
     assert runner.cell_state(path) is None
 
