@@ -219,14 +219,13 @@ def _cache_folder() -> Path:
     return paths.cache_dir() / "converted-images"
 
 
-def _converted_copy(image, digest: str, lossy: bool) -> str:
-    """Write `image` (RGB or L) once into the cache, named by the source's content; atomic. Returns its path."""
-    folder = _cache_folder()
-    path = folder / f"{digest[:24]}-{_CONVERTER}.{'jpg' if lossy else 'png'}"
+def _converted_copy(content, digest: str, suffix: str) -> str:
+    """Write `content` (bytes, or a function that writes a given path) once into the cache, named by the
+    source's content and `suffix`; atomic. Returns its path."""
+    path = _cache_folder() / f"{digest[:24]}-{_CONVERTER}{suffix}"
     if path.is_file() and path.stat().st_size > 0:
         return str(path)
-    storage.write_atomic(path, lambda tmp: image.save(tmp, format="JPEG", quality=95) if lossy
-                         else image.save(tmp, format="PNG"))
+    storage.write_atomic(path, content)
     return str(path)
 
 
@@ -315,7 +314,8 @@ def inspect_image(path) -> ImageCheck:
                 im.load()
                 upright = _to_rgb(ImageOps.exif_transpose(im))
                 lossy = fmt in ("JPEG", "MPO") or (fmt == "WEBP" and b"VP8L" not in data[:64])
-                copy = _converted_copy(upright, digest, lossy=lossy)
+                copy = _converted_copy(lambda tmp: upright.save(tmp, format="JPEG", quality=95) if lossy
+                                       else upright.save(tmp, format="PNG"), digest, ".jpg" if lossy else ".png")
         except storage.StorageError as err:
             return ImageCheck("bad", f"needs a converted copy, which cannot be written: {err}", digest=digest)
         except OSError as err:
@@ -348,7 +348,7 @@ def inspect_image(path) -> ImageCheck:
                                               f"{'pictures' if fmt == 'MPO' else 'frames'}: the first is used"]))
     if not _is_utf8(path):  # bytes from an old zip or disk: tf.data cannot take the name as a string
         try:
-            copy = _converted_copy_of_bytes(data, digest, ext if _is_utf8(ext) else "")
+            copy = _converted_copy(data, digest, f"-same{ext.lower() if _is_utf8(ext) else ''}")  # the bytes as they are
         except (storage.StorageError, OSError) as err:
             return ImageCheck("bad", f"its name is not UTF-8 text, which TensorFlow cannot take, and a copy under "
                                      f"another name cannot be written ({err}): rename the file", digest=digest)
@@ -364,14 +364,6 @@ def _is_utf8(text: str) -> bool:
         return True
     except UnicodeEncodeError:  # a byte that is not UTF-8, kept by os.fsdecode as a lone surrogate
         return False
-
-
-def _converted_copy_of_bytes(data: bytes, digest: str, ext: str) -> str:
-    """The file's bytes, unchanged, once in the cache under a name made of its content; atomic."""
-    path = _cache_folder() / f"{digest[:24]}-{_CONVERTER}-same{ext.lower()}"
-    if not (path.is_file() and path.stat().st_size == len(data)):
-        storage.write_atomic(path, data)
-    return str(path)
 
 
 def _bmp_bits(data: bytes) -> int:
