@@ -1,28 +1,19 @@
 """Notebook 03: utils.augment's grid shows what it is given; the lesson's timer and policy do what the text says."""
 
-import ast
-import json
-
 import matplotlib
 
 matplotlib.use("Agg")
+import notebook_code  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from course import paths  # noqa: E402
 from utils import augment  # noqa: E402
-
-NOTEBOOK = paths.REPO_ROOT / "notebooks" / "03_image_augmentation.ipynb"
 
 
 def notebook_functions(marker: str, namespace: dict) -> dict:
-    """Run only the functions of the notebook's first code cell that contains `marker` (not its demo code)."""
-    cells = json.loads(NOTEBOOK.read_text())["cells"]
-    source = next("".join(c["source"]) for c in cells if c["cell_type"] == "code" and marker in "".join(c["source"]))
-    keep = [n for n in ast.parse(source).body if isinstance(n, ast.FunctionDef)]
-    exec(compile(ast.Module(body=keep, type_ignores=[]), "<notebook>", "exec"), namespace)
-    return namespace
+    """Run the imports, functions, classes and constants of the lesson's code cell containing `marker`."""
+    return notebook_code.notebook_functions("03_image_augmentation", marker, namespace)
 
 
 def _mosaic(fig):

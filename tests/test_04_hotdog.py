@@ -5,10 +5,10 @@ functions its lesson is built on (the photo pipeline, the inverse of preprocess_
 the original's head, BatchNorm frozen while fine-tuning, Wilson's interval, BatchNorm recalibration, flip
 averaging, Grad-CAM, two learning rates under mixed precision)."""
 
-import ast
 import json
 import types
 
+import notebook_code
 import numpy as np
 import pytest
 from weights import fake_weights
@@ -19,18 +19,13 @@ NOTEBOOK = paths.REPO_ROOT / "notebooks" / "04_hotdog_fine_tuning.ipynb"
 
 
 def notebook_cell(marker: str) -> str:
-    """Source of the notebook's first code cell that contains `marker`."""
-    cells = json.loads(NOTEBOOK.read_text())["cells"]
-    return next("".join(c["source"]) for c in cells if c["cell_type"] == "code" and marker in "".join(c["source"]))
+    """Source of the lesson's first code cell that contains `marker`."""
+    return notebook_code.code_cell("04_hotdog_fine_tuning", marker)
 
 
 def notebook_functions(marker: str, namespace: dict) -> dict:
-    """Run only the imports, functions and classes of the cell containing `marker` (not its demo code)."""
-    tree = ast.parse(notebook_cell(marker))
-    keep = [n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom))]
-    namespace.setdefault("lesson", types.SimpleNamespace(seed=42))  # default arguments read lesson.seed
-    exec(compile(ast.Module(body=keep, type_ignores=[]), "<notebook>", "exec"), namespace)
-    return namespace
+    """Run the imports, functions, classes and constants of the lesson's code cell containing `marker`."""
+    return notebook_code.notebook_functions("04_hotdog_fine_tuning", marker, namespace)
 
 
 def networks_table(keras) -> dict:

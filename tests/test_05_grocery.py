@@ -1,13 +1,13 @@
 """Notebook 05's own code: the Grocery Store Dataset's split and class files (read and checked in the notebook),
 the feature cache and its key, and the functions the lesson is built on."""
 
-import ast
 import hashlib
 import json
 import os
 import re
 import types
 
+import notebook_code
 import numpy as np
 import pandas as pd
 import pytest
@@ -18,21 +18,8 @@ NOTEBOOK = paths.REPO_ROOT / "notebooks" / "05_grocery_retrain.ipynb"
 
 
 def notebook_functions(marker: str, namespace: dict) -> dict:
-    """Run only the imports, functions, classes and literal constants (`NAME = "..."`, or an f-string) of the notebook's code cell
-    containing `marker`."""
-    cells = json.loads(NOTEBOOK.read_text())["cells"]
-    source = next("".join(c["source"]) for c in cells if c["cell_type"] == "code" and marker in "".join(c["source"]))
-    tree = ast.parse(source)
-
-    def constant(node):  # NAME = "a literal" or an f-string
-        return (isinstance(node, ast.Assign) and isinstance(node.value, (ast.Constant, ast.JoinedStr))
-                and all(isinstance(t, ast.Name) and t.id.isupper() for t in node.targets))
-
-    keep = [n for n in tree.body
-            if isinstance(n, (ast.FunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom)) or constant(n)]
-    namespace.setdefault("lesson", types.SimpleNamespace(seed=42))  # default arguments read lesson.seed
-    exec(compile(ast.Module(body=keep, type_ignores=[]), "<notebook>", "exec"), namespace)
-    return namespace
+    """Run the imports, functions, classes and constants of the lesson's code cell containing `marker`."""
+    return notebook_code.notebook_functions("05_grocery_retrain", marker, namespace)
 
 HEADER = ("Class Name (str),Class ID (int),Coarse Class Name (str),Coarse Class ID (int),"
           "Iconic Image Path (str),Product Description Path (str)")

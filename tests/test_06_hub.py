@@ -1,9 +1,7 @@
 """Notebook 06's own code (its HubLayer, the stratified split, the photo pipeline) and course.hub (the model
 catalogue, the local hub-format export, the course's HubLayer), offline, in seconds."""
 
-import ast
 import json
-import linecache
 import random
 
 import numpy as np
@@ -13,6 +11,7 @@ keras = pytest.importorskip("keras")
 tf = pytest.importorskip("tensorflow")
 tensorflow_hub = pytest.importorskip("tensorflow_hub")
 
+import notebook_code  # noqa: E402
 from local_server import LocalServer, closed_port_url  # noqa: E402
 from weights import fake_weights  # noqa: E402
 
@@ -20,19 +19,11 @@ from course import backbones, data, downloads, hub, networks, paths, record  # n
 from course.hub import HubLayer, export_savedmodel, pick_model  # noqa: E402
 
 REAL_MIRROR = paths.mirror_dir()  # read before `course_env` points COURSE_DATA_DIR at an empty folder
-NOTEBOOK = paths.REPO_ROOT / "notebooks" / "06_hub_transfer_learning.ipynb"
 
 
 def notebook_functions(marker: str, namespace: dict) -> dict:
-    """Run only the imports, functions and classes of the notebook's code cell containing `marker`."""
-    cells = json.loads(NOTEBOOK.read_text())["cells"]
-    source = next("".join(c["source"]) for c in cells if c["cell_type"] == "code" and marker in "".join(c["source"]))
-    keep = [n for n in ast.parse(source).body if isinstance(n, (ast.FunctionDef, ast.ClassDef, ast.Import,
-                                                                   ast.ImportFrom))]
-    filename = f"<notebook 06: {marker}>"
-    linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)  # for autograph
-    exec(compile(ast.Module(body=keep, type_ignores=[]), filename, "exec"), namespace)
-    return namespace
+    """Run the imports, functions, classes and constants of the lesson's code cell containing `marker`."""
+    return notebook_code.notebook_functions("06_hub_transfer_learning", marker, namespace)
 
 
 def _tiny_model(size=None):

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from test_05_grocery import notebook_functions, readers
+from test_05_grocery import HEADER, notebook_functions, readers
 
 from conftest import write_idx
 from course import data, paths, record
@@ -152,8 +152,6 @@ def test_a_relative_mirror_means_the_folder_it_was_typed_in(tmp_path, monkeypatc
 
 # --- the Grocery Store Dataset's files, as notebook 05 reads them ----------------------------------------------
 
-HEADER = ("Class Name (str),Class ID (int),Coarse Class Name (str),Coarse Class ID (int),"
-          "Iconic Image Path (str),Product Description Path (str)")
 CLASSES = [("Golden-Delicious", 0, "Apple", 0), ("Granny-Smith", 1, "Apple", 0), ("Oatly", 2, "Oatghurt", 1)]
 
 

@@ -8,20 +8,17 @@ If a Keras release changes this, these tests fail and the lesson's text must cha
 """
 
 import ast
-import json
 
 import numpy as np
 import pytest
-
-from course import paths
+from notebook_code import code_cell
 
 keras = pytest.importorskip("keras")
 
 
 def _notebook_inference_mode():
     """Notebook 06's own `InferenceMode` class, run from its cell."""
-    cells = json.loads((paths.REPO_ROOT / "notebooks" / "06_hub_transfer_learning.ipynb").read_text())["cells"]
-    source = next("".join(c["source"]) for c in cells if "class InferenceMode" in "".join(c["source"]))
+    source = code_cell("06_hub_transfer_learning", "class InferenceMode")
     keep = [n for n in ast.parse(source).body if isinstance(n, ast.ClassDef) and n.name == "InferenceMode"]
     namespace = {"keras": keras}
     exec(compile(ast.Module(body=keep, type_ignores=[]), "<notebook 06>", "exec"), namespace)
