@@ -418,9 +418,9 @@ def _inspect_all(paths: list[str], workers: int | None = None) -> list[ImageChec
 def _skip_hint() -> str:
     """How to leave bad files out, naming the notebook parameter only where this run has one."""
     if "SKIP_BAD_IMAGES" in record.current().parameters:
-        return ("Fix or delete these files, or set SKIP_BAD_IMAGES = True (or `-p SKIP_BAD_IMAGES=True`) to "
+        return ("Fix: repair or delete these files, or set SKIP_BAD_IMAGES = True (or `-p SKIP_BAD_IMAGES=True`) to "
                 "leave them out.")
-    return "Fix or delete these files, or pass skip_bad=True to leave them out (they are listed, never used)."
+    return "Fix: repair or delete these files, or pass skip_bad=True to leave them out (they are listed, never used)."
 
 
 def _problem_list(items: list[tuple[str, str]], where) -> str:

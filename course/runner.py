@@ -326,12 +326,16 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
 def error_text(ename: str, evalue: str) -> str:
-    """An exception as the runner reports it: its first line whole, and the course's "Fix: ..." sentence if
-    the message carries one (the course's errors put it on a line of its own); no colour codes."""
+    """An exception as the runner reports it: its first line whole (with the first item when it introduces a
+    list), and the course's "Fix: ..." sentence if the message carries one (the course's errors put it on a
+    line of its own); no colour codes."""
     ename = _ANSI.sub("", str(ename))
     lines = [line.strip() for line in _ANSI.sub("", str(evalue)).splitlines() if line.strip()]
     first = lines[0] if lines else ""
     fix = next((line for line in lines[1:] if line.startswith("Fix:")), "")
+    listed = [line for line in lines[1:] if line != fix]
+    if first.endswith(":") and listed:  # "3 problem(s) in photos:" and a list: its first item names the thing
+        first = f"{first} {listed[0]}" + (" ..." if len(listed) > 1 else "")
     return " ".join(part for part in (f"{ename}: {first}" if first else ename, fix) if part)
 
 

@@ -153,7 +153,7 @@ BAD_FOLDERS = [
     ("a class folder itself", _class_folder_itself, ["0 class folder(s)", "holds 3 image(s) directly",
                                                      "Point DATA_DIR at its parent"]),
     ("only empty classes", _only_empty_classes, ["roses/: empty class folder", "tulips/: empty class folder",
-                                                 "Fix or delete"]),
+                                                 "Fix: repair or delete"]),
     ("only hidden classes", _hidden_classes_only, ["0 class folder(s)", "at least 2"]),
     ("not a path", _not_a_path, ["DATA_DIR must be a folder path", "2024", "int"]),
 ]

@@ -340,3 +340,7 @@ def test_an_error_is_shown_with_its_first_line_whole_and_the_fix_without_colour(
     assert "Name or service not known>)." in text, "the first line whole, never cut"
     assert text.endswith("Fix: run `python -m course download mnist` on a machine with internet.")
     assert "\x1b" not in text and text.startswith("DataUnavailableError: The dataset 'mnist'")
+    listed = runner.error_text("ImageFolderError", "2 problem(s) in /photos:\n  dogs/a.jpg: empty file (0 bytes)\n"
+                               "  dogs/b.jpg: corrupt\nFix: repair or delete these files.")
+    assert listed == ("ImageFolderError: 2 problem(s) in /photos: dogs/a.jpg: empty file (0 bytes) ... "
+                      "Fix: repair or delete these files."), "the file a list names, and the fix"
