@@ -1,21 +1,18 @@
-"""TensorFlow Hub models in Keras 3: a catalogue to pick from, a layer that fine-tunes, an offline export.
+"""TensorFlow Hub models for lesson 06: a catalogue to pick from, and an offline export.
 
-`hub.KerasLayer` is a tf_keras layer and cannot be used in a Keras 3 model. `HubLayer` is the Keras 3
-replacement: it calls `tensorflow_hub.load(handle)`, wraps the module's own variables as Keras variables
-(trainable ones stay trainable, so fine-tuning works), calls the module with `training=`, and saves its
-handle in `.keras` files.
+The lesson writes its own Keras 3 layer around `tensorflow_hub.load(handle)` (`hub.KerasLayer` is a tf_keras
+layer and cannot be used in a Keras 3 model); this module only says which handle to load and at what size.
 
 Without network (a laptop offline, a workshop mirror, the tests) tfhub.dev cannot be reached.
 `pick_model` then falls back, by what can be had, to the catalogue entries `"mobilenet_100"` and
 `"mobilenet_025"`: `export_backbone` writes the course's MobileNet (alpha 1.0 or 0.25) as a hub-format
-SavedModel once, and `HubLayer` loads it by path, through the same code as a tfhub.dev handle.
+SavedModel once, and the lesson loads it by path, through the same code as a tfhub.dev handle.
 """
 
 from __future__ import annotations
 
 import difflib
 import http.client
-import inspect
 import json
 import os
 import random
@@ -263,104 +260,3 @@ def export_backbone(name: str = "mobilenet_025") -> Path:
         keras.mixed_precision.set_global_policy(policy)
         shutil.rmtree(staging, ignore_errors=True)
     return target
-
-
-# --- the layer ---------------------------------------------------------------------------------------
-
-
-def accepts_training(module) -> bool:
-    """True when the module's `__call__` takes a `training` argument (the TF Hub spec makes it optional)."""
-    call = getattr(module, "__call__", None)  # noqa: B004  (the restored tf.function, not a callable check)
-    if not callable(module) or call is None:
-        return False
-    try:
-        return "training" in inspect.signature(call).parameters
-    except (TypeError, ValueError):  # no Python signature: look at what it was traced with
-        return any("training" in fn.structured_input_signature[1] for fn in getattr(call, "concrete_functions", []))
-
-
-#: The first Keras that wraps a tf.Variable without copying it (keras-team/keras#20995, March 2025).
-MIN_KERAS = "3.10"
-
-
-def _input_specs(module) -> list[tf.TensorSpec]:
-    """The image input specs a loaded module was traced for (its `__call__`, else its signature)."""
-    call = getattr(module, "__call__", None)  # noqa: B004  (the restored tf.function, not a callable check)
-    functions = getattr(call, "concrete_functions", None) or list(getattr(module, "signatures", {}).values())
-    specs = []
-    for fn in functions:
-        args, kwargs = fn.structured_input_signature
-        for spec in tf.nest.flatten((args, kwargs)):
-            if isinstance(spec, tf.TensorSpec) and spec.shape.rank == 4:
-                specs.append(spec)
-    return specs
-
-
-@keras.saving.register_keras_serializable(package="course")
-class HubLayer(keras.layers.Layer):
-    """A TF Hub model (a tfhub.dev handle or a local path) as a Keras 3 layer.
-
-    `trainable=False` uses it as a frozen feature extractor; `trainable=True` fine-tunes its weights.
-    The module is called with `training=True` only when the layer is trainable and the model trains
-    (like `hub.KerasLayer`), so a frozen module's batch-norm statistics never move; a module whose
-    `__call__` has no `training` argument is called without it. Needs Keras >= 3.10 (checked).
-    """
-
-    def __init__(self, handle: str, trainable: bool = False, output_key: str | None = None, **kwargs):
-        kwargs.setdefault("dtype", "float32")  # the module was traced for float32, also under mixed precision
-        super().__init__(**kwargs)  # trainable for now; the flag is set below, once the variables exist
-        self.handle = str(handle)
-        self.output_key = output_key
-        self._module = tensorflow_hub.load(self.handle)
-        self._reusable = callable(self._module) and hasattr(self._module, "trainable_variables")
-        trainable_ids = {id(v) for v in getattr(self._module, "trainable_variables", [])}
-        # Wrapping does not copy: the Keras variables ARE the module's variables, so what the optimizer
-        # changes is what the module computes with, and what `.keras` files save and load.
-        module_variables = list(getattr(self._module, "variables", []))
-        self._module_weights = [
-            keras.Variable(v, trainable=id(v) in trainable_ids, name=v.name.split(":")[0].replace("/", "_"))
-            for v in module_variables
-        ]
-        if any(kv.value is not v for kv, v in zip(self._module_weights, module_variables)):
-            raise RuntimeError(
-                f"HubLayer needs Keras >= {MIN_KERAS}; this is Keras {keras.__version__}, which copies the "
-                f"module's variables, so fine-tuning would change copies the module never reads (and saved "
-                f"models would restore into them). Upgrade: pip install 'keras>={MIN_KERAS}' (or install the "
-                f"course's requirements.txt)."
-            )
-        self._takes_training = accepts_training(self._module)
-        # Keras freezes a layer by flagging each of its variables, so set the flag after creating them.
-        # (Setting it to the value it already has would do nothing: Keras skips `x.a = x.a`.)
-        self.trainable = trainable
-
-    def build(self, input_shape):
-        specs = _input_specs(self._module)
-        if specs and not any(s.shape.is_compatible_with([None, *input_shape[1:]]) for s in specs):
-            wanted = " or ".join(sorted({str(s.shape.as_list()) for s in specs}))
-            raise ValueError(
-                f"The hub model {self.handle} refuses images of shape {tuple(input_shape[1:])}: it takes "
-                f"{wanted} (batch, height, width, channels). Set IMAGE_SIZE to its size, or pick a model "
-                f"that accepts other sizes."
-            )
-        if self.trainable and not self._reusable:
-            raise ValueError(f"{self.handle} has no trainable __call__ (TF1 Hub format or a bare signature): "
-                             f"it can only be used frozen (trainable=False).")
-
-    def call(self, inputs, training=None):
-        training = bool(training) and self.trainable
-        if self._reusable:
-            # `training` only where the module takes it (optional in the TF Hub spec, as hub.KerasLayer checks)
-            outputs = self._module(inputs, training=training) if self._takes_training else self._module(inputs)
-            if training:  # the module's own weight decay, if it declares any (as hub.KerasLayer does)
-                for loss in getattr(self._module, "regularization_losses", []):
-                    self.add_loss(loss())
-        else:
-            outputs = self._module.signatures["serving_default" if "serving_default" in self._module.signatures
-                                               else "default"](inputs)
-        if isinstance(outputs, dict):
-            key = self.output_key or next(k for k in ("default", "feature_vector", *outputs) if k in outputs)
-            outputs = outputs[key]
-        return outputs
-
-    def get_config(self):
-        return {**super().get_config(), "handle": self.handle, "output_key": self.output_key}

@@ -1,5 +1,5 @@
 """Notebook 06's own code (its HubLayer, the stratified split, the photo pipeline) and course.hub (the model
-catalogue, the local hub-format export, the course's HubLayer), offline, in seconds."""
+catalogue, the local hub-format export the lesson's HubLayer loads offline), offline, in seconds."""
 
 import json
 import random
@@ -16,7 +16,7 @@ from local_server import LocalServer, closed_port_url  # noqa: E402
 from weights import fake_weights  # noqa: E402
 
 from course import backbones, data, downloads, hub, networks, paths, record  # noqa: E402
-from course.hub import HubLayer, export_savedmodel, pick_model  # noqa: E402
+from course.hub import export_savedmodel, pick_model  # noqa: E402
 
 REAL_MIRROR = paths.mirror_dir()  # read before `course_env` points COURSE_DATA_DIR at an empty folder
 
@@ -42,6 +42,18 @@ def _tiny_model(size=None):
 def tiny_handle(tmp_path_factory):
     """A hub-format SavedModel of `_tiny_model`, accepting any image size."""
     return str(export_savedmodel(_tiny_model(), tmp_path_factory.mktemp("hub") / "tiny"))
+
+
+@pytest.fixture(scope="module")
+def lesson_code():
+    """The notebook's HubLayer, InferenceMode, split and pipeline, run from its cells (not copies of them)."""
+    import tensorflow_hub as hub
+
+    namespace = {"keras": keras, "tf": tf, "np": np, "hub": hub, "IMAGE_SIZE": 8, "BATCH_SIZE": 4,
+                 "lesson": record.Run(notebook="06_hub_transfer_learning", seed=42)}
+    for marker in ("class HubLayer", "class InferenceMode", "def split_per_class", "def make_batches"):
+        notebook_functions(marker, namespace)
+    return namespace
 
 
 @pytest.fixture
@@ -74,7 +86,7 @@ def test_catalogue_is_consistent():
     assert list(hub.catalogue_table().columns) == ["image size", "licence", "notes", "handle"]
 
 
-def test_export_once_then_load_by_path_like_a_hub_model(stub_backbone, course_env):
+def test_export_once_then_load_by_path_like_a_hub_model(lesson_code, stub_backbone, course_env):
     model, size = pick_model("mobilenet_025")
     assert (size, model.handle) == (224, "export:mobilenet_025")
     path = hub.resolve_handle(model)  # no weights anywhere: random weights (smoke mode), exported once
@@ -83,7 +95,7 @@ def test_export_once_then_load_by_path_like_a_hub_model(stub_backbone, course_en
     module = tensorflow_hub.load(path)
     assert len(module.variables) == 6 and len(module.trainable_variables) == 4
     images = _images(2, 40)
-    layer = HubLayer(path)  # the same code path as a tfhub.dev handle
+    layer = lesson_code["HubLayer"](path)  # the lesson's layer: the same code path as a tfhub.dev handle
     np.testing.assert_allclose(layer(images), module(images, training=False), rtol=1e-6)
     served = module.signatures["serving_default"](images=tf.constant(images))
     np.testing.assert_allclose(served["feature_vector"], layer(images), rtol=1e-6)
@@ -188,14 +200,14 @@ def test_an_export_in_another_precision_is_made_again(stub_backbone, course_env,
 
 
 @pytest.mark.slow  # about 10 s: the real 3.2M-parameter network, exported
-def test_export_of_the_real_mobilenet_100_matches_the_backbone(course_env, monkeypatch):
+def test_export_of_the_real_mobilenet_100_matches_the_backbone(lesson_code, course_env, monkeypatch):
     source = REAL_MIRROR / "keras_home" / "models" / "mobilenet_1_0_224_tf_no_top.h5" if REAL_MIRROR else None
     if source is None or not source.is_file():
         pytest.skip("needs the offline mirror's MobileNet 1.0 weights (COURSE_DATA_DIR)")
     monkeypatch.setenv("COURSE_DATA_DIR", str(REAL_MIRROR))
     monkeypatch.setenv("KERAS_HOME", str(course_env["tmp"] / "keras-home"))
     model, size = pick_model("mobilenet_100", 96)
-    layer = HubLayer(hub.resolve_handle(model))
+    layer = lesson_code["HubLayer"](hub.resolve_handle(model))
     backbone, preprocess = backbones.load_backbone("mobilenet_100", 96)
     images = _images(2, 96)
     expected = np.asarray(backbone(preprocess(images * 255.0)))
@@ -223,13 +235,6 @@ def test_image_size_below_the_model_minimum_is_refused(monkeypatch):
     monkeypatch.setenv("COURSE_OFFLINE", "0")  # pick_model only reads the catalogue: nothing is downloaded
     with pytest.raises(ValueError, match=r"inception_v3 needs images of at least 75x75 pixels; got IMAGE_SIZE=64"):
         pick_model("inception_v3", 64)
-
-
-def test_fixed_size_module_refuses_other_sizes_clearly(tmp_path):
-    handle = str(export_savedmodel(_tiny_model(32), tmp_path / "fixed32", image_size=32))
-    keras.Sequential([keras.Input((32, 32, 3)), HubLayer(handle)])  # its own size works
-    with pytest.raises(ValueError, match=r"refuses images of shape \(48, 48, 3\): it takes \[None, 32, 32, 3\]"):
-        keras.Sequential([keras.Input((48, 48, 3)), HubLayer(handle)])
 
 
 @pytest.mark.parametrize("mode, mirror_has, expected", [
@@ -273,7 +278,7 @@ def test_without_network_the_download_fails_fast_and_the_fallback_is_used(stub_b
     assert "using mobilenet_025 instead" in out
 
 
-def test_a_remote_model_that_downloads_is_used(stub_backbone, course_env, monkeypatch, tiny_handle):
+def test_a_remote_model_that_downloads_is_used(lesson_code, stub_backbone, course_env, monkeypatch, tiny_handle):
     """A hub model served over HTTP in TF Hub's compressed format, as tfhub.dev/Kaggle serve it."""
     import io
     import tarfile
@@ -287,9 +292,9 @@ def test_a_remote_model_that_downloads_is_used(stub_backbone, course_env, monkey
         monkeypatch.setitem(hub.MODELS, "tiny", hub.HubModel("tiny", handle, 32))
         model, size = pick_model("tiny")
         assert (model.name, size) == ("tiny", 32) and server.count("/google/tiny/1") == 1
-        layer = HubLayer(hub.resolve_handle(model))  # from TF Hub's cache: no second request
+        layer = lesson_code["HubLayer"](hub.resolve_handle(model))  # from TF Hub's cache: no second request
         assert server.count("/google/tiny/1") == 1
-    np.testing.assert_allclose(layer(_images(2, 32)), HubLayer(tiny_handle)(_images(2, 32)), rtol=1e-6)
+    np.testing.assert_allclose(layer(_images(2, 32)), lesson_code["HubLayer"](tiny_handle)(_images(2, 32)), rtol=1e-6)
 
 
 def _fit_once(layer, size=32):
@@ -299,91 +304,7 @@ def _fit_once(layer, size=32):
     return model
 
 
-def test_frozen_layer_changes_nothing(tiny_handle):
-    layer = HubLayer(tiny_handle, trainable=False)
-    before = [w.numpy().copy() for w in layer.weights]
-    _fit_once(layer)
-    assert not layer.trainable_weights
-    assert all(np.array_equal(b, w.numpy()) for b, w in zip(before, layer.weights))
-
-
-def test_trainable_layer_fine_tunes_the_module_itself(tiny_handle):
-    layer = HubLayer(tiny_handle, trainable=True)
-    images = _images()
-    module_before = layer._module(images, training=False).numpy()
-    before = [w.numpy().copy() for w in layer.weights]
-    assert len(layer.trainable_weights) == 4 and len(layer.non_trainable_weights) == 2  # kernel, bias, gamma, beta
-    _fit_once(layer)
-    changed = [not np.array_equal(b, w.numpy()) for b, w in zip(before, layer.weights)]
-    assert all(changed), "every weight, batch-norm statistics included, should move in training mode"
-    # the Keras variables are the module's variables: the module itself now computes differently
-    assert not np.allclose(layer._module(images, training=False).numpy(), module_before)
-
-
-def test_keras_round_trip_gives_identical_outputs(tiny_handle, tmp_path):
-    layer = HubLayer(tiny_handle, trainable=True)
-    model = _fit_once(layer)
-    images = _images(6, 40)
-    path = tmp_path / "model.keras"
-    model.save(path)
-    reloaded = keras.models.load_model(path)
-    assert isinstance(reloaded.layers[0], HubLayer) and reloaded.layers[0].handle == tiny_handle
-    assert reloaded.layers[0].trainable
-    np.testing.assert_array_equal(reloaded.predict(images, verbose=0), model.predict(images, verbose=0))
-
-
-def test_a_module_without_a_training_argument_is_called_without_it(tmp_path):
-    """The TF Hub spec makes `training` optional: such a module works frozen and fine-tuned."""
-    model = _tiny_model()
-    root = tf.train.Checkpoint()
-    root.variables = [v.value for v in model.variables]
-    root.trainable_variables = [v.value for v in model.trainable_variables]
-    root.__call__ = tf.function(lambda images: model(images, training=False),
-                                input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32)])
-    tf.saved_model.save(root, str(tmp_path / "notraining"))
-    for trainable in (False, True):
-        layer = HubLayer(str(tmp_path / "notraining"), trainable=trainable)
-        assert not hub.accepts_training(layer._module)
-        before = [w.numpy().copy() for w in layer.trainable_weights]
-        _fit_once(layer)
-        assert trainable == any(not np.array_equal(b, w.numpy()) for b, w in zip(before, layer.trainable_weights))
-    assert hub.accepts_training(HubLayer(str(export_savedmodel(_tiny_model(), tmp_path / "with")))._module)
-
-
-def test_a_keras_that_copies_the_modules_variables_is_refused(tiny_handle, monkeypatch):
-    """Keras < 3.10 copied a tf.Variable given to keras.Variable: fine-tuning would then change nothing."""
-    wrap = keras.Variable
-    monkeypatch.setattr(keras, "Variable", lambda value, **kw: wrap(value.numpy(), **kw))
-    with pytest.raises(RuntimeError, match=r"HubLayer needs Keras >= 3\.10; this is Keras .*fine-tuning would change copies"):
-        HubLayer(tiny_handle, trainable=True)
-
-
-def test_signature_only_model_can_be_used_frozen_only(tmp_path):
-    model = _tiny_model(32)
-    module = tf.Module()
-    module.model = model
-    serve = tf.function(lambda images: {"default": model(images)},
-                        input_signature=[tf.TensorSpec([None, 32, 32, 3], tf.float32)])
-    tf.saved_model.save(module, str(tmp_path / "sig"), signatures={"serving_default": serve})
-    frozen = HubLayer(str(tmp_path / "sig"))
-    assert frozen(_images()).shape == (4, 4)
-    with pytest.raises(ValueError, match="can only be used frozen"):
-        keras.Sequential([keras.Input((32, 32, 3)), HubLayer(str(tmp_path / "sig"), trainable=True)])
-
-
 # --- the notebook's own code: what a learner takes home ------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def lesson_code():
-    """The notebook's HubLayer, InferenceMode, split and pipeline, run from its cells (not copies of them)."""
-    import tensorflow_hub as hub
-
-    namespace = {"keras": keras, "tf": tf, "np": np, "hub": hub, "IMAGE_SIZE": 8, "BATCH_SIZE": 4,
-                 "lesson": record.Run(notebook="06_hub_transfer_learning", seed=42)}
-    for marker in ("class HubLayer", "class InferenceMode", "def split_per_class", "def make_batches"):
-        notebook_functions(marker, namespace)
-    return namespace
 
 
 def test_notebook_hub_layer_frozen_changes_nothing(lesson_code, tiny_handle):

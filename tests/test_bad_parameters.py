@@ -249,9 +249,9 @@ def test_runner_refuses_a_value_of_the_wrong_type():
 # --- saved models: safe mode, identical predictions -----------------------------------------------------------
 
 def test_course_registers_only_serializables_that_have_a_round_trip_test():
-    pytest.importorskip("course.hub")  # registers HubLayer (its round trip: test_06_hub.py)
+    pytest.importorskip("course.hub")  # the lessons define and register their own layers (06: lesson06>HubLayer)
     course = {name for name in keras.saving.get_custom_objects() if name.startswith("course>")}
-    assert course == {"course>HubLayer"}, f"new registered objects need a save/reload test here: {course}"
+    assert course == set(), f"new registered objects need a save/reload test here: {course}"
 
 
 @pytest.mark.parametrize("module", sorted({b.module for b in backbones.BACKBONES.values()}))
