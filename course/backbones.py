@@ -209,7 +209,7 @@ def choose_backbone(preferred: str, *, include_top: bool = False) -> str:
     A substitution is printed in one line and recorded (`build/results.json`). Smoke mode tries the
     smallest fallback first, and with nothing at all uses `mobilenet_025` with random weights,
     announced; full mode then raises `DataUnavailableError` naming the fix. `include_top=True` asks
-    for the network with its ImageNet classifier (`load_classifier`).
+    for the network with its ImageNet classifier (lesson 04 builds it with `imagenet_weights`).
     """
     check_backbone(preferred)
     top = " with its ImageNet top" if include_top else ""
@@ -275,28 +275,6 @@ def load_backbone(name: str, image_size: int | None = None, *, pooling: str | No
                         **dict(spec.kwargs))
     module = getattr(keras.applications, spec.module)
     return model, module.preprocess_input
-
-
-def load_classifier(name: str, image_size: int | None = None):
-    """The complete ImageNet classifier (`include_top=True`) and its `preprocess_input`.
-
-    Its 1,000 outputs are ImageNet probabilities; `decode_predictions` names them. Weights are found by
-    the same rule as `load_backbone` (random in smoke mode when none can be had, announced).
-    """
-    import keras
-
-    size = check_backbone(name, image_size)
-    spec = BACKBONES[name]
-    if spec.top_size and size != spec.top_size:
-        raise ValueError(f"{name}'s ImageNet classifier takes {spec.top_size}x{spec.top_size} images only (its "
-                         f"top flattens the feature map); got IMAGE_SIZE={size}. Set IMAGE_SIZE to {spec.top_size}.")
-    weights, where = find_weights(name, include_top=True)
-    record.current().note_source(f"imagenet:{name}:top", where)
-    if weights is None:
-        _announce_random(f"{name} classifier", where)
-    constructor = getattr(keras.applications, spec.constructor)
-    model = constructor(include_top=True, weights=weights, input_shape=(size, size, 3), **dict(spec.kwargs))
-    return model, getattr(keras.applications, spec.module).preprocess_input
 
 
 def imagenet_class_index() -> dict[str, list[str]]:

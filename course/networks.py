@@ -44,7 +44,6 @@ class Backbone:
     folder: str = ""  # its folder under KERAS_WEIGHTS_URL
     md5: str | None = None  # Keras' published md5 of weights_file; None: Keras checks none
     top_md5: str | None = None
-    top_size: int | None = None  # the only image size its top accepts (VGG's Flatten); None: any
 
     @property
     def shapes(self) -> dict[bool, tuple]:
@@ -70,7 +69,7 @@ BACKBONES: dict[str, Backbone] = {
                  "4d473c1dd8becc155b73f8504c6f6626", "2cb95161c43110f7111970584f804107"),
         Backbone("vgg19", "VGG19", "vgg19", 224, 32, "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5", (),
                  "20M parameters, slow on a CPU", "vgg19_weights_tf_dim_ordering_tf_kernels.h5", "vgg19",
-                 "253f8cb515780f3b799900260a226db6", "cbe5617147190e668d6c5d5026f83318", 224),
+                 "253f8cb515780f3b799900260a226db6", "cbe5617147190e668d6c5d5026f83318"),
         Backbone("inception_v3", "InceptionV3", "inception_v3", 299, 75,
                  "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5", (), "21.8M parameters",
                  "inception_v3_weights_tf_dim_ordering_tf_kernels.h5", "inception_v3",

@@ -22,7 +22,7 @@ def test_the_table_holds_what_keras_writes_for_each_network(name):
 
     spec = networks.BACKBONES[name]
     for top in (False, True):
-        size = spec.top_size or spec.image_size
+        size = spec.image_size
         model = getattr(keras.applications, spec.constructor)(include_top=top, weights=None,
                                                               input_shape=(size, size, 3), **dict(spec.kwargs))
         buffer = io.BytesIO()
