@@ -31,14 +31,6 @@ from . import backbones, data, downloads, networks, paths, record, storage
 from .networks import EXPORT_PREFIX, FALLBACKS, MODELS, HubModel
 
 
-def catalogue_table():
-    """The catalogue as a pandas DataFrame (name, image size, licence, notes, handle) for display."""
-    import pandas as pd
-
-    return pd.DataFrame([{"name": m.name, "image size": m.image_size, "licence": m.licence, "notes": m.notes,
-                          "handle": m.handle} for m in MODELS.values()]).set_index("name")
-
-
 def availability(model: HubModel) -> tuple[bool, str]:
     """(True, where) when `model` can be loaded here, else (False, why not). Decided by trying.
 

@@ -372,12 +372,6 @@ def _bmp_bits(data: bytes) -> int:
     return int.from_bytes(data[offset:offset + 2], "little")
 
 
-def check_image_file(path) -> tuple[str, str]:
-    """Classify one file: ("ok" | "convert" | "bad", reason). See `inspect_image` for the path to read."""
-    result = inspect_image(path)
-    return result.status, result.reason
-
-
 def check_image_files(paths, *, skip_bad: bool = False, where: str = "", workers: int | None = None) -> ImageFolder:
     """Check a list of photos (e.g. a dataset's split file) the way `scan_image_folder` checks a folder.
 

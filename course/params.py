@@ -381,21 +381,3 @@ def check_lesson(lesson: str, namespace: Mapping) -> dict:
             namespace.update(changes)
             checked.update(changes)
     return checked
-
-
-def check_count(name: str, value, available: int, what: str) -> int:
-    """A subset size `value` against the `available` items it is taken from; returns the number used.
-
-    None means all of them. Larger than what is there is refused (the run would record a size it never
-    used), naming the parameter and the largest value that works.
-    """
-    check_value(name, value)
-    if value is None:
-        return available
-    if not _is_int(value) or value < 1:
-        raise ParameterError(f"{name}={value!r} must be a whole number >= 1, or None for all {available:,} {what}.")
-    if value > available:
-        raise ParameterError(
-            f"{name}={value} is more than the {available:,} {what}. Set {name} to at most {available:,}, "
-            f"or None for all of them.")
-    return int(value)

@@ -192,13 +192,7 @@ def test_start_lists_every_problem_and_records_nothing(monkeypatch):
     assert record.current() is before, "nothing is recorded from a refused run"
 
 
-def test_check_count_and_unknown_names():
-    assert params.check_count("BENCH_IMAGES", None, 40, "images") == 40
-    assert params.check_count("BENCH_IMAGES", 40, 40, "images") == 40
-    with pytest.raises(ParameterError, match="BENCH_IMAGES=41 is more than the 40 images in the folder"):
-        params.check_count("BENCH_IMAGES", 41, 40, "images in the folder")
-    with pytest.raises(ParameterError, match="SUBSET=0 must be a whole number >= 1"):
-        params.check_count("SUBSET", 0, 40, "images")
+def test_a_name_that_is_no_parameter_has_no_problem():
     assert params.problem("NOT_A_PARAMETER", object()) is None
 
 
