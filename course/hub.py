@@ -146,7 +146,13 @@ def export_savedmodel(model: keras.Model, path: str | Path, *, image_size: int |
         call.get_concrete_function(spec, training=training)
     root.__call__ = call
     serving = tf.function(lambda images: {"feature_vector": call(images, training=False)}, input_signature=[spec])
-    tf.saved_model.save(root, str(path), signatures={"serving_default": serving})
+    log = tf.get_logger()
+    level = log.level
+    log.setLevel("WARNING")  # no "INFO:tensorflow:Assets written to ..." in the lesson's output (first run only)
+    try:
+        tf.saved_model.save(root, str(path), signatures={"serving_default": serving})
+    finally:
+        log.setLevel(level)
     return path
 
 

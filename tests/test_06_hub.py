@@ -2,6 +2,7 @@
 catalogue, the local hub-format export the lesson's HubLayer loads offline), offline, in seconds."""
 
 import json
+import logging
 import random
 
 import numpy as np
@@ -197,6 +198,15 @@ def test_an_export_in_another_precision_is_made_again(stub_backbone, course_env,
     assert hub.export_backbone("mobilenet_025") == path and len(stub_backbone) == 2
     assert "is damaged (it computes in mixed_float16" in capsys.readouterr().out
 
+
+
+def test_an_export_writes_no_tensorflow_log_lines_into_the_lesson(stub_backbone, course_env, caplog):
+    """A first run of 06 exports the model: its output showed "INFO:tensorflow:Assets written to: ..." twice,
+    lines that later runs (cached export) do not print. The export's own message is the one line it says."""
+    caplog.set_level(logging.INFO, logger="tensorflow")  # a session where TensorFlow's INFO lines show
+    hub.export_backbone("mobilenet_025")
+    assert not [r.getMessage() for r in caplog.records if r.name == "tensorflow"]
+    assert tf.get_logger().level == logging.INFO, "the session's own log level is given back"
 
 @pytest.mark.slow  # about 10 s: the real 3.2M-parameter network, exported
 def test_export_of_the_real_mobilenet_100_matches_the_backbone(lesson_code, course_env, monkeypatch):
