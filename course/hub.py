@@ -14,6 +14,7 @@ from __future__ import annotations
 import difflib
 import http.client
 import json
+import logging
 import os
 import random
 import shutil
@@ -146,13 +147,9 @@ def export_savedmodel(model: keras.Model, path: str | Path, *, image_size: int |
         call.get_concrete_function(spec, training=training)
     root.__call__ = call
     serving = tf.function(lambda images: {"feature_vector": call(images, training=False)}, input_signature=[spec])
-    log = tf.get_logger()
-    level = log.level
-    log.setLevel("WARNING")  # no "INFO:tensorflow:Assets written to ..." in the lesson's output (first run only)
-    try:
+    # no "INFO:tensorflow:Assets written to ..." in the lesson's output (a first run only: later ones find it cached)
+    with paths.quiet_loggers(("tensorflow",), logging.WARNING):
         tf.saved_model.save(root, str(path), signatures={"serving_default": serving})
-    finally:
-        log.setLevel(level)
     return path
 
 

@@ -7,6 +7,7 @@ means the folder it was typed in, resolved once by `resolve_environment`.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from contextlib import contextmanager
@@ -161,3 +162,17 @@ def environment(changes: dict):
     finally:
         for name, value in saved.items():
             _set_env(name, value)
+
+
+@contextmanager
+def quiet_loggers(names, level: int):
+    """Raise the named Python loggers to `level` for the duration of a `with` block, then restore their levels."""
+    loggers = [logging.getLogger(name) for name in names]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(level)
+    try:
+        yield
+    finally:
+        for logger, saved in zip(loggers, levels):
+            logger.setLevel(saved)

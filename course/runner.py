@@ -263,18 +263,9 @@ def _kernel_manager(log_file):
     return LoggedKernelManager
 
 
-@contextmanager
 def _quiet_papermill():
     """papermill/nbclient log their own lines for a dead kernel; the runner says it once, in its own words."""
-    loggers = [logging.getLogger(name) for name in ("papermill", "nbclient", "traitlets")]
-    levels = [lg.level for lg in loggers]
-    for lg in loggers:
-        lg.setLevel(logging.CRITICAL)
-    try:
-        yield
-    finally:
-        for lg, level in zip(loggers, levels):
-            lg.setLevel(level)
+    return paths.quiet_loggers(("papermill", "nbclient", "traitlets"), logging.CRITICAL)
 
 
 def cell_state(executed: Path) -> dict | None:
